@@ -1,0 +1,58 @@
+/* One capture of a target's heap: stop, walk, resume, then analyse. */
+#ifndef PYHEAP_SNAPSHOT_H
+#define PYHEAP_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "pyheap/error.h"
+#include "pyheap/layout.h"
+
+struct ph_snapshot_options {
+	unsigned timeout_ms;  /* longest time the target may stay stopped */
+	unsigned max_attempts; /* stops tried while a collection is running */
+	bool progress;        /* progress lines on stderr */
+};
+
+struct ph_type_count {
+	char *name;
+	uint64_t count;
+	uint64_t size;
+	unsigned type_objects; /* distinct type objects sharing this name */
+	bool size_exact;
+};
+
+struct ph_snapshot {
+	pid_t pid;
+	char *exe;
+	char python_version[32];
+	char *interpreter_path; /* libpython or the executable */
+	bool shared_libpython;
+	char build_id[81];
+	char *debuginfo;
+	char time_iso[40];
+	double pause_ms;       /* the successful stop */
+	double total_pause_ms; /* all stops, retries included */
+	unsigned attempts;
+	unsigned threads;
+	unsigned interpreters;
+	uint64_t objects;
+	uint64_t unreadable_objects; /* on a GC list, but with an unreadable type */
+	uint64_t bytes_copied;
+	unsigned gc_list_count;
+	const char *gc_list_names[PH_MAX_GC_LISTS];
+	uint64_t gc_list_objects[PH_MAX_GC_LISTS];
+	struct ph_type_count *types; /* sorted by count, descending */
+	size_t type_count;
+};
+
+struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options *options,
+				     struct ph_snapshot **out);
+void ph_snapshot_free(struct ph_snapshot *snapshot);
+
+/* Writes format version 1 (docs/snapshot-format.md). */
+bool ph_snapshot_write_json(const struct ph_snapshot *snapshot, FILE *out);
+
+#endif

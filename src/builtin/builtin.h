@@ -1,0 +1,13 @@
+/* One file per subcommand, as git does with builtin/. Each returns the
+ * process exit code (enum ph_exit). */
+#ifndef PYHEAP_BUILTIN_H
+#define PYHEAP_BUILTIN_H
+
+#include "pyheap/error.h"
+
+int cmd_snap(int argc, char **argv);
+
+/* Prints "pyheap: <message>" to stderr and returns its exit code. */
+int ph_report_error(struct ph_error *err);
+
+#endif

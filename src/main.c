@@ -1,0 +1,65 @@
+/* pyheap: find memory leaks in running CPython processes from outside. */
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin/builtin.h"
+#include "pyheap/error.h"
+
+static const char main_usage[] =
+    "usage: pyheap <command> [options]\n"
+    "\n"
+    "Commands:\n"
+    "  snap PID       snapshot a running CPython process's heap as JSON\n"
+    "\n"
+    "Run 'pyheap <command> --help' for a command's options.\n"
+    "\n"
+    "The target is never written to: its threads are stopped with PTRACE_SEIZE\n"
+    "and PTRACE_INTERRUPT, its memory is copied with process_vm_readv, and every\n"
+    "thread is released on every path (success, error, signal, --timeout).\n"
+    "\n"
+    "Exit codes:\n"
+    "   0  success\n"
+    "   1  internal error (a bug, or out of memory)\n"
+    "   2  bad command line\n"
+    "   3  no such process\n"
+    "   4  permission denied (ptrace_scope, CAP_SYS_PTRACE, another user)\n"
+    "   5  not a CPython 3 process\n"
+    "   6  no debug info for the interpreter (install python3.X-dbg, or set\n"
+    "      DEBUGINFOD_URLS)\n"
+    "   7  unsupported Python version or build\n"
+    "   8  the target exited or exec'd during the snapshot\n"
+    "   9  --timeout expired (the target was released)\n"
+    "  10  the heap never reached a consistent state (collection always running,\n"
+    "      or corrupt lists)\n"
+    "  11  writing the output failed\n"
+    "  12  an input file is not a valid pyheap file\n";
+
+int ph_report_error(struct ph_error *err)
+{
+	int code = err->exit_code;
+	fprintf(stderr, "pyheap: %s\n", err->message);
+	ph_error_free(err);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(main_usage, stderr);
+		return PH_EXIT_USAGE;
+	}
+	const char *command = argv[1];
+	if (strcmp(command, "-h") == 0 || strcmp(command, "--help") == 0 ||
+	    strcmp(command, "help") == 0) {
+		fputs(main_usage, stdout);
+		return PH_EXIT_OK;
+	}
+	if (strcmp(command, "--version") == 0) {
+		puts("pyheap " PYHEAP_VERSION);
+		return PH_EXIT_OK;
+	}
+	if (strcmp(command, "snap") == 0)
+		return cmd_snap(argc - 1, argv + 1);
+	fprintf(stderr, "pyheap: '%s' is not a command\n\n%s", command, main_usage);
+	return PH_EXIT_USAGE;
+}

@@ -1,0 +1,215 @@
+/* Block cache over a memory reader. Blocks are aligned to block_size and
+ * clipped to the mapping that holds them, so one read never mixes mapped
+ * and unmapped pages. The table is open-addressed on the block address and
+ * grows by doubling; block bodies live in large slabs so a million-object
+ * heap costs a few thousand allocations, not millions. */
+#include "pyheap/memory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct cached_block {
+	uint64_t base;      /* aligned block address; 0 = empty slot */
+	uint64_t valid_lo;  /* readable bytes are [valid_lo, valid_hi) */
+	uint64_t valid_hi;
+	unsigned char *data; /* block_size bytes, indexed from base */
+};
+
+struct ph_block_cache {
+	struct ph_memory_reader *backing;
+	const struct ph_memory_map *map;
+	size_t block_size;
+	uint64_t block_mask;
+	struct cached_block *slots;
+	size_t slot_count; /* power of two */
+	size_t used;
+	unsigned char **slabs;
+	size_t slab_count, slab_capacity;
+	size_t slab_used; /* blocks used in the newest slab */
+	struct cached_block *last; /* most recent hit: the walk is local */
+	uint64_t bytes_copied;
+	struct ph_error *fatal;
+};
+
+enum { BLOCKS_PER_SLAB = 64 };
+
+static size_t hash_block(uint64_t base, size_t mask)
+{
+	uint64_t h = base * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 17) & mask;
+}
+
+struct ph_error *ph_block_cache_new(struct ph_memory_reader *backing,
+				    const struct ph_memory_map *map, size_t block_size,
+				    struct ph_block_cache **out)
+{
+	if (block_size < 4096 || (block_size & (block_size - 1)))
+		return ph_error_new(PH_EXIT_INTERNAL, "block size %zu is not a power of two >= 4096",
+				    block_size);
+	struct ph_block_cache *cache = calloc(1, sizeof(*cache));
+	if (!cache)
+		return &ph_error_out_of_memory;
+	cache->backing = backing;
+	cache->map = map;
+	cache->block_size = block_size;
+	cache->block_mask = ~(uint64_t)(block_size - 1);
+	cache->slot_count = 4096;
+	cache->slots = calloc(cache->slot_count, sizeof(*cache->slots));
+	if (!cache->slots) {
+		free(cache);
+		return &ph_error_out_of_memory;
+	}
+	*out = cache;
+	return NULL;
+}
+
+void ph_block_cache_free(struct ph_block_cache *cache)
+{
+	if (!cache)
+		return;
+	for (size_t i = 0; i < cache->slab_count; i++)
+		free(cache->slabs[i]);
+	free(cache->slabs);
+	free(cache->slots);
+	ph_error_free(cache->fatal);
+	free(cache);
+}
+
+static unsigned char *allocate_block_body(struct ph_block_cache *cache)
+{
+	if (cache->slab_count == 0 || cache->slab_used == BLOCKS_PER_SLAB) {
+		if (cache->slab_count == cache->slab_capacity) {
+			size_t capacity = cache->slab_capacity ? cache->slab_capacity * 2 : 64;
+			unsigned char **grown = realloc(cache->slabs, capacity * sizeof(*grown));
+			if (!grown)
+				return NULL;
+			cache->slabs = grown;
+			cache->slab_capacity = capacity;
+		}
+		unsigned char *slab = malloc(cache->block_size * BLOCKS_PER_SLAB);
+		if (!slab)
+			return NULL;
+		cache->slabs[cache->slab_count++] = slab;
+		cache->slab_used = 0;
+	}
+	return cache->slabs[cache->slab_count - 1] + cache->block_size * cache->slab_used++;
+}
+
+static int grow_table(struct ph_block_cache *cache)
+{
+	size_t count = cache->slot_count * 2;
+	struct cached_block *slots = calloc(count, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < cache->slot_count; i++) {
+		struct cached_block *old = &cache->slots[i];
+		if (!old->base)
+			continue;
+		size_t at = hash_block(old->base, count - 1);
+		while (slots[at].base)
+			at = (at + 1) & (count - 1);
+		slots[at] = *old;
+	}
+	free(cache->slots);
+	cache->slots = slots;
+	cache->slot_count = count;
+	cache->last = NULL;
+	return 0;
+}
+
+/* Finds or loads the block holding addr. Returns NULL when the address is
+ * not in a readable mapping or the copy failed. */
+static struct cached_block *get_block(struct ph_block_cache *cache, uint64_t addr)
+{
+	uint64_t base = addr & cache->block_mask;
+	if (cache->last && cache->last->base == base)
+		return cache->last;
+	if (base == 0)
+		return NULL; /* the zero page is never a Python object */
+	size_t mask = cache->slot_count - 1;
+	size_t at = hash_block(base, mask);
+	while (cache->slots[at].base) {
+		if (cache->slots[at].base == base) {
+			cache->last = &cache->slots[at];
+			return cache->last;
+		}
+		at = (at + 1) & mask;
+	}
+	const struct ph_memory_region *region = ph_memory_map_find(cache->map, addr);
+	if (!region || !(region->perms & PH_PERM_READ))
+		return NULL;
+	if ((cache->used + 1) * 4 > cache->slot_count * 3) {
+		if (grow_table(cache) < 0)
+			return NULL;
+		return get_block(cache, addr);
+	}
+	unsigned char *data = allocate_block_body(cache);
+	if (!data)
+		return NULL;
+	uint64_t lo = base > region->start ? base : region->start;
+	uint64_t hi = base + cache->block_size < region->end ? base + cache->block_size : region->end;
+	size_t done = 0;
+	struct ph_error *err = ph_memory_read(cache->backing, lo, data + (lo - base), hi - lo, &done);
+	if (err) {
+		if (err->exit_code != PH_EXIT_INCONSISTENT && !cache->fatal)
+			cache->fatal = err;
+		else
+			ph_error_free(err);
+		hi = lo + done;
+	}
+	cache->bytes_copied += done;
+	struct cached_block *slot = &cache->slots[at];
+	slot->base = base;
+	slot->valid_lo = lo;
+	slot->valid_hi = hi;
+	slot->data = data;
+	cache->used++;
+	cache->last = slot;
+	return slot;
+}
+
+bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_t len)
+{
+	unsigned char *dst = buf;
+	if (addr + len < addr)
+		return false;
+	while (len > 0) {
+		struct cached_block *block = get_block(cache, addr);
+		if (!block || addr < block->valid_lo || addr >= block->valid_hi)
+			return false;
+		size_t chunk = (size_t)(block->valid_hi - addr);
+		if (chunk > len)
+			chunk = len;
+		memcpy(dst, block->data + (addr - block->base), chunk);
+		dst += chunk;
+		addr += chunk;
+		len -= chunk;
+	}
+	return true;
+}
+
+bool ph_cache_read_cstring(struct ph_block_cache *cache, uint64_t addr, char *buf, size_t max)
+{
+	if (max == 0)
+		return false;
+	for (size_t i = 0; i + 1 < max; i++) {
+		char c;
+		if (!ph_cache_read(cache, addr + i, &c, 1))
+			return false;
+		buf[i] = c;
+		if (c == '\0')
+			return true;
+	}
+	buf[max - 1] = '\0';
+	return false; /* longer than any name we accept */
+}
+
+uint64_t ph_cache_bytes_copied(const struct ph_block_cache *cache)
+{
+	return cache->bytes_copied;
+}
+
+const struct ph_error *ph_cache_fatal_error(const struct ph_block_cache *cache)
+{
+	return cache->fatal;
+}

@@ -1,0 +1,303 @@
+/* Orchestrates one snapshot. Everything slow that does not need the
+ * target stopped (finding the interpreter, loading DWARF, resolving the
+ * layout) happens first, while it runs. Then: stop every thread, walk the
+ * GC lists through the block cache (the copy), resume; then aggregate and
+ * sort with the target running again. A walk that meets a running
+ * collection or a half-updated list is retried after a short resume. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../python/python_version.h"
+#include "../python/sizeof.h"
+#include "../util.h"
+#include "pyheap/attach.h"
+#include "pyheap/gc_walk.h"
+#include "pyheap/snapshot.h"
+#include "pyheap/type_table.h"
+
+enum { BLOCK_SIZE = 64 * 1024 };
+
+struct walk_state {
+	const struct ph_target *t;
+	struct ph_type_table *types;
+	uint64_t unreadable;
+	bool out_of_memory;
+};
+
+static bool count_object(void *ctx, uint64_t object, unsigned list)
+{
+	(void)list;
+	struct walk_state *state = ctx;
+	uint64_t type_address;
+	struct ph_type_entry *type = NULL;
+	if (ph_read_ob_type(state->t, object, &type_address))
+		type = ph_type_table_get(state->types, state->t, type_address);
+	if (!type) {
+		state->unreadable++;
+		return true;
+	}
+	type->count++;
+	type->total_size += ph_sizeof_object(state->t, object, type);
+	return true;
+}
+
+/* Upper bound on objects: every one takes at least a GC header and an
+ * object header, in writable memory. */
+static uint64_t object_bound(const struct ph_memory_map *map)
+{
+	uint64_t writable = 0;
+	for (size_t i = 0; i < map->count; i++)
+		if ((map->regions[i].perms & (PH_PERM_READ | PH_PERM_WRITE)) ==
+		    (PH_PERM_READ | PH_PERM_WRITE))
+			writable += map->regions[i].end - map->regions[i].start;
+	return writable / 32 + 16;
+}
+
+static double ms_between(uint64_t start_ns, uint64_t end_ns)
+{
+	return (double)(end_ns - start_ns) / 1e6;
+}
+
+static int compare_by_name(const void *a, const void *b)
+{
+	const struct ph_type_entry *ta = a, *tb = b;
+	return strcmp(ta->name, tb->name);
+}
+
+static int compare_by_count(const void *a, const void *b)
+{
+	const struct ph_type_count *ta = a, *tb = b;
+	if (ta->count != tb->count)
+		return ta->count < tb->count ? 1 : -1;
+	return strcmp(ta->name, tb->name);
+}
+
+/* Types are reported by name, as gc.get_objects() users see them; two
+ * type objects with one name (a class defined twice) share a row. */
+static struct ph_error *aggregate_types(struct ph_type_table *table, struct ph_snapshot *snap)
+{
+	qsort(table->entries, table->count, sizeof(*table->entries), compare_by_name);
+	snap->types = calloc(table->count ? table->count : 1, sizeof(*snap->types));
+	if (!snap->types)
+		return &ph_error_out_of_memory;
+	for (size_t i = 0; i < table->count; i++) {
+		struct ph_type_entry *e = &table->entries[i];
+		if (e->count == 0)
+			continue;
+		struct ph_type_count *last =
+		    snap->type_count ? &snap->types[snap->type_count - 1] : NULL;
+		if (last && strcmp(last->name, e->name) == 0) {
+			last->count += e->count;
+			last->size += e->total_size;
+			last->type_objects++;
+			last->size_exact = last->size_exact && e->size_exact;
+			continue;
+		}
+		struct ph_type_count *row = &snap->types[snap->type_count++];
+		row->name = strdup(e->name);
+		if (!row->name)
+			return &ph_error_out_of_memory;
+		row->count = e->count;
+		row->size = e->total_size;
+		row->type_objects = 1;
+		row->size_exact = e->size_exact;
+	}
+	qsort(snap->types, snap->type_count, sizeof(*snap->types), compare_by_count);
+	return NULL;
+}
+
+struct attempt_result {
+	enum ph_walk_status status;
+	struct ph_walk_report report;
+	double pause_ms;
+	unsigned threads;
+};
+
+/* One stop-walk-resume cycle. */
+static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *options,
+				struct ph_target *t, struct ph_type_table *types,
+				struct ph_snapshot *snap, struct attempt_result *result)
+{
+	struct ph_stopped_process *stopped;
+	struct ph_error *err = ph_attach_stop(pid, options->timeout_ms, &stopped);
+	if (err)
+		return err;
+	uint64_t stop_ns = ph_now_ns();
+	result->threads = (unsigned)ph_attach_thread_count(stopped);
+
+	struct ph_memory_map map = {NULL, 0};
+	struct ph_memory_reader *reader = NULL;
+	struct ph_block_cache *cache = NULL;
+	err = ph_memory_map_load(pid, &map);
+	if (!err)
+		err = ph_process_reader_new(pid, &reader);
+	if (!err)
+		err = ph_block_cache_new(reader, &map, BLOCK_SIZE, &cache);
+	if (!err) {
+		t->memory = cache;
+		if (!snap->python_version[0]) {
+			int minor = 0;
+			if (ph_python_version(t, snap->python_version, sizeof(snap->python_version),
+					      &minor))
+				t->version_minor = minor;
+		}
+		struct walk_state state = {t, types, 0, false};
+		result->status = ph_gc_walk(t, object_bound(&map), count_object, &state,
+					    &result->report);
+		snap->unreadable_objects = state.unreadable;
+		const struct ph_error *fatal = ph_cache_fatal_error(cache);
+		if (fatal)
+			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
+		snap->bytes_copied += ph_cache_bytes_copied(cache);
+	}
+	result->pause_ms = ms_between(stop_ns, ph_now_ns());
+	struct ph_error *resume_err = ph_attach_resume(stopped);
+	ph_block_cache_free(cache);
+	t->memory = NULL;
+	if (reader)
+		reader->destroy(reader);
+	ph_memory_map_free(&map);
+	if (resume_err) {
+		ph_error_free(err);
+		return resume_err;
+	}
+	return err;
+}
+
+static void set_time(struct ph_snapshot *snap)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct tm utc;
+	gmtime_r(&now.tv_sec, &utc);
+	char base[24];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &utc);
+	snprintf(snap->time_iso, sizeof(snap->time_iso), "%.19s.%03dZ", base,
+		 (int)(now.tv_nsec / 1000000) % 1000);
+}
+
+struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options *options,
+				     struct ph_snapshot **out)
+{
+	struct ph_error *err = ph_attach_check(pid);
+	if (err)
+		return err;
+	struct ph_snapshot *snap = calloc(1, sizeof(*snap));
+	if (!snap)
+		return &ph_error_out_of_memory;
+	snap->pid = pid;
+	struct ph_image *image = NULL;
+	struct ph_layout *layout = NULL;
+	struct ph_type_table types;
+	ph_type_table_init(&types);
+
+	char exe_link[64], exe[4096];
+	snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(exe_link, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	snap->exe = strdup(exe);
+
+	err = ph_image_find(pid, &image);
+	if (!err)
+		err = ph_image_load_dwarf(image);
+	if (!err)
+		err = ph_layout_resolve(image, &layout);
+	if (err)
+		goto out;
+	snap->interpreter_path = strdup(image->path);
+	snap->shared_libpython = strstr(image->path, "libpython") != NULL;
+	snprintf(snap->build_id, sizeof(snap->build_id), "%s", image->build_id);
+	snap->debuginfo = strdup(image->debuginfo);
+	snap->gc_list_count = layout->gc_list_count;
+	for (unsigned i = 0; i < layout->gc_list_count; i++)
+		snap->gc_list_names[i] = layout->gc_list_names[i];
+
+	struct ph_target t;
+	memset(&t, 0, sizeof(t));
+	t.layout = layout;
+	t.image = image;
+	t.runtime = image->runtime_address;
+	if (!ph_image_symbol(image, "PyType_Type", &t.type_type) ||
+	    !ph_image_symbol(image, "PyUnicode_Type", &t.unicode_type) ||
+	    !ph_image_symbol(image, "PyDict_Type", &t.dict_type)) {
+		err = ph_error_new(PH_EXIT_UNSUPPORTED,
+				   "the interpreter %s lacks the PyType_Type/PyUnicode_Type/"
+				   "PyDict_Type symbols", image->path);
+		goto out;
+	}
+	ph_sizeof_bind_symbols(&t);
+
+	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
+	struct attempt_result result;
+	for (snap->attempts = 1;; snap->attempts++) {
+		memset(&result, 0, sizeof(result));
+		ph_type_table_free(&types);
+		ph_type_table_init(&types);
+		err = attempt(pid, options, &t, &types, snap, &result);
+		if (err)
+			goto out;
+		snap->total_pause_ms += result.pause_ms;
+		if (snap->attempts == 1 && snap->python_version[0] && t.version_minor < 8) {
+			err = ph_error_new(PH_EXIT_UNSUPPORTED,
+					   "process %d runs Python %s; pyheap reads CPython 3.8 and "
+					   "later", (int)pid, snap->python_version);
+			goto out;
+		}
+		if (result.status == PH_WALK_OK)
+			break;
+		if (snap->attempts >= max_attempts) {
+			err = ph_error_new(
+			    PH_EXIT_INCONSISTENT,
+			    "no consistent view of the heap of process %d after %u stops: %s",
+			    (int)pid, snap->attempts,
+			    result.status == PH_WALK_COLLECTING ? "a garbage collection was "
+								  "running every time"
+								: result.report.problem);
+			goto out;
+		}
+		if (options->progress)
+			fprintf(stderr, "pyheap: retrying (%s)\n",
+				result.status == PH_WALK_COLLECTING ? "a collection is running"
+								    : result.report.problem);
+		/* Let the target finish what it was doing before stopping again. */
+		struct timespec pause = {0, (long)(2000000L * snap->attempts)};
+		nanosleep(&pause, NULL);
+	}
+	if (!snap->python_version[0])
+		snprintf(snap->python_version, sizeof(snap->python_version), "%s",
+			 image->soname_version[0] ? image->soname_version : "unknown");
+	set_time(snap);
+	snap->pause_ms = result.pause_ms;
+	snap->threads = result.threads;
+	snap->interpreters = result.report.interpreters;
+	snap->objects = result.report.objects;
+	for (unsigned i = 0; i < layout->gc_list_count; i++)
+		snap->gc_list_objects[i] = result.report.per_list[i];
+	err = aggregate_types(&types, snap);
+out:
+	ph_type_table_free(&types);
+	ph_layout_free(layout);
+	ph_image_free(image);
+	if (err) {
+		ph_snapshot_free(snap);
+		return err;
+	}
+	*out = snap;
+	return NULL;
+}
+
+void ph_snapshot_free(struct ph_snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->exe);
+	free(snap->interpreter_path);
+	free(snap->debuginfo);
+	for (size_t i = 0; i < snap->type_count; i++)
+		free(snap->types[i].name);
+	free(snap->types);
+	free(snap);
+}

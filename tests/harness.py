@@ -1,0 +1,168 @@
+"""Shared pieces of the pyheap test suites: result counting, starting
+fixture processes that block at an oracle checkpoint, running pyheap.
+
+Every process a test starts is ended by PID by the same test (never by
+name), and every check is counted as passed, failed or skipped; a skip
+always says why."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "fixtures")
+PYHEAP = os.environ.get("PYHEAP", os.path.join(ROOT, "build", "pyheap"))
+
+
+class Results:
+    def __init__(self, suite):
+        self.suite = suite
+        self.passed = self.failed = self.skipped = 0
+
+    def ok(self, name):
+        self.passed += 1
+        print("ok      %s" % name, flush=True)
+
+    def fail(self, name, why):
+        self.failed += 1
+        print("FAIL    %s\n        %s" % (name, why.replace("\n", "\n        ")), flush=True)
+
+    def skip(self, name, why):
+        self.skipped += 1
+        print("skip    %s: %s" % (name, why), flush=True)
+
+    def check(self, name, condition, why=""):
+        if condition:
+            self.ok(name)
+        else:
+            self.fail(name, why)
+        return condition
+
+    def finish(self):
+        print("%s: %d passed, %d failed, %d skipped" % (self.suite, self.passed, self.failed, self.skipped), flush=True)
+        return 1 if self.failed else 0
+
+
+def process_state(pid):
+    """The one-letter state from /proc/PID/stat, or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+def stopped_threads(pid):
+    """Thread IDs of pid in a stopped or traced state (T or t)."""
+    stopped = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if stat[stat.rindex(")") + 2] in "tT":
+                stopped.append(int(tid))
+    except OSError:
+        pass
+    return stopped
+
+
+def tracer_pid(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return 0
+
+
+class Fixture:
+    """A fixture process blocked at its oracle checkpoint."""
+
+    def __init__(self, python, script, env=None, timeout=600):
+        self.tmp = tempfile.mkdtemp(prefix="pyheap-test-")
+        self.oracle_path = os.path.join(self.tmp, "oracle.json")
+        full_env = dict(os.environ)
+        full_env.pop("PYTHONPATH", None)
+        full_env.update(env or {})
+        full_env["PYHEAP_ORACLE_OUT"] = self.oracle_path
+        self.stderr_path = os.path.join(self.tmp, "stderr")
+        self.stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [python, os.path.join(FIXTURES, script)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            env=full_env,
+        )
+        self.pid = self.proc.pid
+        self.oracle = None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if os.path.exists(self.oracle_path):
+                with open(self.oracle_path) as f:
+                    self.oracle = json.load(f)
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+
+    def error_text(self):
+        self.stderr.flush()
+        with open(self.stderr_path, "rb") as f:
+            return f.read().decode(errors="replace")[-2000:]
+
+    def release(self, timeout=120):
+        """Lets the fixture finish; returns its exit code (None if it hung)."""
+        try:
+            self.proc.stdin.write(b"x")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+    def close(self):
+        self.kill()
+        self.stderr.close()
+        for name in os.listdir(self.tmp):
+            os.unlink(os.path.join(self.tmp, name))
+        os.rmdir(self.tmp)
+
+
+def run_pyheap(args, timeout=600):
+    """Runs pyheap; returns (exit code, stdout, stderr)."""
+    proc = subprocess.run([PYHEAP] + list(args), capture_output=True, timeout=timeout)
+    return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+
+
+def snapshot(pid, timeout=600):
+    """Takes a snapshot; returns (exit code, parsed JSON or None, stderr)."""
+    code, out, err = run_pyheap(["snap", "-q", str(pid)], timeout=timeout)
+    data = None
+    if code == 0:
+        try:
+            data = json.loads(out)
+        except ValueError as e:
+            err += "\nsnapshot is not JSON: %s" % e
+            code = -1
+    return code, data, err

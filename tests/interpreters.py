@@ -1,0 +1,80 @@
+"""Finds every CPython the tests should run against.
+
+pyenv's 3.8-3.13, Debian's /usr/bin/python3.X (stripped; DWARF from
+python3.X-dbg), and any self-built /opt/cpython-*/bin/python3.*. A
+missing interpreter is reported so the suite can count it as a skip.
+"""
+import glob
+import os
+import re
+import subprocess
+
+PYENV_MINORS = range(8, 14)
+
+
+def pyenv_root():
+    root = os.environ.get("PYENV_ROOT")
+    if root and os.path.isdir(root):
+        return root
+    try:
+        out = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=10)
+        if out.returncode == 0 and os.path.isdir(out.stdout.strip()):
+            return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    home = os.path.expanduser("~/.pyenv")
+    return home if os.path.isdir(home) else None
+
+
+def _version_key(path):
+    m = re.search(r"(\d+)\.(\d+)\.(\d+)", path)
+    return tuple(int(x) for x in m.groups()) if m else (0, 0, 0)
+
+
+def build_id(path):
+    try:
+        out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"Build ID: ([0-9a-f]+)", out.stdout)
+    return m.group(1) if m else None
+
+
+def find():
+    """Returns (found, missing): found is a list of (label, path),
+    missing a list of (label, reason)."""
+    found, missing = [], []
+    root = pyenv_root()
+    for minor in PYENV_MINORS:
+        label = "pyenv-3.%d" % minor
+        paths = []
+        if root:
+            paths = glob.glob(os.path.join(root, "versions", "3.%d.*" % minor, "bin", "python3.%d" % minor))
+            paths = [p for p in paths if re.search(r"/3\.%d\.\d+/" % minor, p)]
+        if paths:
+            found.append((label, sorted(paths, key=_version_key)[-1]))
+        else:
+            missing.append((label, "no pyenv CPython 3.%d installed" % minor))
+    for path in sorted(glob.glob("/usr/bin/python3.[0-9]*")):
+        if not re.fullmatch(r"/usr/bin/python3\.\d+", path):
+            continue
+        minor = path.rsplit(".", 1)[1]
+        label = "debian-3.%s" % minor
+        bid = build_id(os.path.realpath(path))
+        debug = bid and os.path.exists("/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:]))
+        if debug:
+            found.append((label, path))
+        else:
+            missing.append((label, "%s has no debug info (apt-get install python3.%s-dbg)" % (path, minor)))
+    for path in sorted(glob.glob("/opt/cpython-*/bin/python3.*")):
+        if re.fullmatch(r".*/python3\.\d+", path):
+            found.append(("opt-" + path.split("/")[2][len("cpython-"):], path))
+    return found, missing
+
+
+if __name__ == "__main__":
+    f, m = find()
+    for label, path in f:
+        print("found  ", label, path)
+    for label, reason in m:
+        print("missing", label, reason)

@@ -1,0 +1,106 @@
+"""The exact-count oracle: each fixture counts gc.get_objects() per type
+inside itself at a checkpoint; pyheap's snapshot of the blocked process
+must give every type the same count. Sizes (sum of sys.getsizeof) are
+compared for every type pyheap claims to size exactly.
+
+Usage: test_oracle.py [--only LABEL] [--fixture NAME] [--big]
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import interpreters  # noqa: E402
+
+FIXTURES = [
+    ("seed_book_leak", "seed_book_leak.py", {}),
+    ("singleton_exception", "singleton_exception.py", {}),
+    ("caches_and_handlers", "caches_and_handlers.py", {}),
+    ("object_kinds", "object_kinds.py", {}),
+]
+BIG = ("big_heap", "big_heap.py", {"PYHEAP_OBJECTS": "1200000"})
+
+
+def compare(expected, rows, what):
+    got = {r["name"]: r[what] for r in rows}
+    names = sorted(set(expected) | set(got))
+    diffs = []
+    for name in names:
+        if expected.get(name, 0) != got.get(name, 0):
+            diffs.append("%s: oracle %s, pyheap %s" % (name, expected.get(name, 0), got.get(name, 0)))
+    return diffs
+
+
+def run_case(results, label, python, fixture_name, script, env):
+    name = "%s/%s" % (label, fixture_name)
+    fixture = harness.Fixture(python, script, env)
+    try:
+        if fixture.oracle is None:
+            results.fail(name + " counts", "fixture never reached its checkpoint:\n" + fixture.error_text())
+            return
+        code, snap, err = harness.snapshot(fixture.pid)
+        if code != 0:
+            results.fail(name + " counts", "pyheap snap exited %d: %s" % (code, err.strip()))
+            return
+        state = harness.process_state(fixture.pid)
+        results.check(
+            name + " target left running",
+            state in ("S", "R") and not harness.stopped_threads(fixture.pid) and harness.tracer_pid(fixture.pid) == 0,
+            "state %r, stopped threads %r, tracer %r"
+            % (state, harness.stopped_threads(fixture.pid), harness.tracer_pid(fixture.pid)),
+        )
+        oracle = fixture.oracle
+        diffs = compare(oracle["counts"], snap["types"], "count")
+        total = sum(oracle["counts"].values())
+        results.check(
+            name + " counts (%d objects, %d types)" % (total, len(oracle["counts"])),
+            not diffs and snap["capture"]["objects"] == total,
+            "%d types differ (snapshot objects %d, oracle %d):\n%s"
+            % (len(diffs), snap["capture"]["objects"], total, "\n".join(diffs[:15])),
+        )
+        results.check(
+            name + " python version",
+            snap["target"]["python"] == oracle["python"],
+            "snapshot says %r, sys.version says %r" % (snap["target"]["python"], oracle["python"]),
+        )
+        exact_rows = [r for r in snap["types"] if r.get("size_exact", True)]
+        inexact = {r["name"] for r in snap["types"] if not r.get("size_exact", True)}
+        expected_sizes = {k: v for k, v in oracle["sizes"].items() if k not in inexact}
+        diffs = compare(expected_sizes, exact_rows, "size")
+        results.check(
+            name + " sizes (%d types exact, %d not modelled)" % (len(exact_rows), len(inexact)),
+            not diffs,
+            "%d types differ:\n%s" % (len(diffs), "\n".join(diffs[:15])),
+        )
+        exit_code = fixture.release()
+        results.check(name + " target finished normally", exit_code == 0,
+                      "exit code %r: %s" % (exit_code, fixture.error_text()))
+    finally:
+        fixture.close()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="run only this interpreter label")
+    parser.add_argument("--fixture", help="run only this fixture")
+    parser.add_argument("--big", action="store_true", help="include the 1.2M-object heap")
+    args = parser.parse_args()
+    results = harness.Results("oracle")
+    found, missing = interpreters.find()
+    for label, reason in missing:
+        if not args.only or args.only == label:
+            results.skip(label, reason)
+    fixtures = FIXTURES + ([BIG] if args.big else [])
+    for label, python in found:
+        if args.only and args.only != label:
+            continue
+        for fixture_name, script, env in fixtures:
+            if args.fixture and args.fixture != fixture_name:
+                continue
+            run_case(results, label, python, fixture_name, script, env)
+    return results.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
