@@ -1,6 +1,6 @@
-/* Block cache over a memory reader. Blocks are aligned to block_size and
- * clipped to the mapping that holds them, so one read never mixes mapped
- * and unmapped pages. The table is open-addressed on the block address and
+/* Block cache over a memory reader. Blocks are aligned to block_size; a
+ * block can span several mappings (or holes between them), so validity is
+ * kept per 4 KiB page and each mapping's part is copied when first needed. The table is open-addressed on the block address and
  * grows by doubling; block bodies live in large slabs so a million-object
  * heap costs a few thousand allocations, not millions. */
 #include "pyheap/memory.h"
@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { PAGE_SHIFT = 12, MAX_BLOCK_SIZE = 64 << PAGE_SHIFT };
+
 struct cached_block {
-	uint64_t base;      /* aligned block address; 0 = empty slot */
-	uint64_t valid_lo;  /* readable bytes are [valid_lo, valid_hi) */
-	uint64_t valid_hi;
+	uint64_t base;       /* aligned block address; 0 = empty slot */
+	uint64_t loaded;     /* bit i: page i was looked at */
+	uint64_t valid;      /* bit i: page i holds target bytes */
 	unsigned char *data; /* block_size bytes, indexed from base */
 };
 
@@ -43,7 +45,7 @@ struct ph_error *ph_block_cache_new(struct ph_memory_reader *backing,
 				    const struct ph_memory_map *map, size_t block_size,
 				    struct ph_block_cache **out)
 {
-	if (block_size < 4096 || (block_size & (block_size - 1)))
+	if (block_size < 4096 || block_size > MAX_BLOCK_SIZE || (block_size & (block_size - 1)))
 		return ph_error_new(PH_EXIT_INTERNAL, "block size %zu is not a power of two >= 4096",
 				    block_size);
 	struct ph_block_cache *cache = calloc(1, sizeof(*cache));
@@ -117,8 +119,8 @@ static int grow_table(struct ph_block_cache *cache)
 	return 0;
 }
 
-/* Finds or loads the block holding addr. Returns NULL when the address is
- * not in a readable mapping or the copy failed. */
+/* Finds the block holding addr, creating an empty one on first sight.
+ * NULL when addr is in no readable mapping. */
 static struct cached_block *get_block(struct ph_block_cache *cache, uint64_t addr)
 {
 	uint64_t base = addr & cache->block_mask;
@@ -146,26 +148,48 @@ static struct cached_block *get_block(struct ph_block_cache *cache, uint64_t add
 	unsigned char *data = allocate_block_body(cache);
 	if (!data)
 		return NULL;
-	uint64_t lo = base > region->start ? base : region->start;
-	uint64_t hi = base + cache->block_size < region->end ? base + cache->block_size : region->end;
+	struct cached_block *slot = &cache->slots[at];
+	slot->base = base;
+	slot->loaded = 0;
+	slot->valid = 0;
+	slot->data = data;
+	cache->used++;
+	cache->last = slot;
+	return slot;
+}
+
+static uint64_t page_bits(uint64_t first, uint64_t count)
+{
+	return count >= 64 ? ~0ull : ((1ull << count) - 1) << first;
+}
+
+/* Copies the part of the mapping holding page `page` that falls inside
+ * the block, in one read, and marks those pages. */
+static void load_page(struct ph_block_cache *cache, struct cached_block *block, uint64_t page)
+{
+	uint64_t addr = block->base + (page << PAGE_SHIFT);
+	const struct ph_memory_region *region = ph_memory_map_find(cache->map, addr);
+	if (!region || !(region->perms & PH_PERM_READ)) {
+		block->loaded |= 1ull << page;
+		return;
+	}
+	uint64_t end = block->base + cache->block_size;
+	uint64_t lo = region->start > block->base ? region->start : block->base;
+	uint64_t hi = region->end < end ? region->end : end;
+	uint64_t first = (lo - block->base) >> PAGE_SHIFT;
+	uint64_t count = (hi - lo + (1u << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
 	size_t done = 0;
-	struct ph_error *err = ph_memory_read(cache->backing, lo, data + (lo - base), hi - lo, &done);
+	struct ph_error *err =
+	    ph_memory_read(cache->backing, lo, block->data + (lo - block->base), hi - lo, &done);
 	if (err) {
 		if (err->exit_code != PH_EXIT_INCONSISTENT && !cache->fatal)
 			cache->fatal = err;
 		else
 			ph_error_free(err);
-		hi = lo + done;
 	}
 	cache->bytes_copied += done;
-	struct cached_block *slot = &cache->slots[at];
-	slot->base = base;
-	slot->valid_lo = lo;
-	slot->valid_hi = hi;
-	slot->data = data;
-	cache->used++;
-	cache->last = slot;
-	return slot;
+	block->loaded |= page_bits(first, count);
+	block->valid |= page_bits(first, done >> PAGE_SHIFT);
 }
 
 bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_t len)
@@ -175,12 +199,23 @@ bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_
 		return false;
 	while (len > 0) {
 		struct cached_block *block = get_block(cache, addr);
-		if (!block || addr < block->valid_lo || addr >= block->valid_hi)
+		if (!block)
 			return false;
-		size_t chunk = (size_t)(block->valid_hi - addr);
+		uint64_t offset = addr - block->base;
+		size_t chunk = cache->block_size - (size_t)offset;
 		if (chunk > len)
 			chunk = len;
-		memcpy(dst, block->data + (addr - block->base), chunk);
+		uint64_t first = offset >> PAGE_SHIFT;
+		uint64_t last = (offset + chunk - 1) >> PAGE_SHIFT;
+		uint64_t need = page_bits(first, last - first + 1);
+		if ((block->loaded & need) != need) {
+			for (uint64_t page = first; page <= last; page++)
+				if (!(block->loaded & (1ull << page)))
+					load_page(cache, block, page);
+		}
+		if ((block->valid & need) != need)
+			return false;
+		memcpy(dst, block->data + offset, chunk);
 		dst += chunk;
 		addr += chunk;
 		len -= chunk;
