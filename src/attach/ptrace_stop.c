@@ -1,6 +1,7 @@
 #include "pyheap/attach.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -161,6 +162,18 @@ struct ph_error *ph_attach_check(pid_t pid)
 	if (access(path, R_OK) < 0)
 		return ph_error_new(errno == ENOENT ? PH_EXIT_NO_PROCESS : PH_EXIT_PERMISSION,
 				    "cannot read %s: %s", path, strerror(errno));
+	/* /proc/PID/maps is guarded by the same ptrace access check as
+	 * ptrace itself: a refusal here gets the same diagnosis. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ph_permission_error(pid, errno == ENOENT ? ESRCH : errno);
+	char byte;
+	ssize_t n = read(fd, &byte, 1);
+	int saved = errno;
+	close(fd);
+	if (n < 0)
+		return ph_permission_error(pid, saved);
 	return NULL;
 }
 
@@ -298,6 +311,23 @@ struct ph_error *ph_attach_stop(pid_t pid, unsigned timeout_ms, struct ph_stoppe
 	return NULL;
 }
 
+/* False once the process is gone or a zombie (killed while held). */
+static bool process_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
 struct ph_error *ph_attach_resume(struct ph_stopped_process *sp)
 {
 	for (size_t i = 0; i < sp->count; i++) {
@@ -310,8 +340,20 @@ struct ph_error *ph_attach_resume(struct ph_stopped_process *sp)
 		}
 		if (errno != ESRCH)
 			continue;
-		/* Not in a ptrace stop yet (or already dead): make it stop, then
-		 * release it, so nothing stays traced after we return. */
+		/* Dead (its exit is ours to collect as its tracer), or not in a
+		 * ptrace stop yet: then make it stop and release it, so nothing
+		 * stays traced after we return. */
+		int status;
+		if (waitpid(task->tid, &status, __WALL | WNOHANG) == task->tid) {
+			note_wait_status(sp, task, status);
+			if (task->state == TASK_GONE)
+				continue;
+			if (ptrace(PTRACE_DETACH, task->tid, NULL,
+				   (void *)(long)task->pending_signal) == 0) {
+				task->state = TASK_GONE;
+				continue;
+			}
+		}
 		if (ptrace(PTRACE_INTERRUPT, task->tid, NULL, NULL) < 0) {
 			task->state = TASK_GONE;
 			continue;
@@ -334,6 +376,8 @@ struct ph_error *ph_attach_resume(struct ph_stopped_process *sp)
 	}
 	disarm_timeout();
 	held_process = NULL;
+	if (!process_alive(sp->pid))
+		sp->changed = true;
 	bool changed = sp->changed;
 	pid_t pid = sp->pid;
 	free(sp->tasks);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builtin.h"
@@ -88,15 +89,34 @@ int cmd_snap(int argc, char **argv)
 		return PH_EXIT_USAGE;
 	}
 
-	/* Open the output first: a bad path should fail before the target
-	 * is ever stopped. */
+	/* Open the output first: a bad path should fail before the target is
+	 * ever stopped. A regular file is written under a temporary name and
+	 * renamed into place on success, so a failed snapshot never leaves a
+	 * half-written file or clobbers an old one; anything else (a FIFO,
+	 * /dev/stdout) is written directly and never unlinked. */
 	FILE *out = stdout;
+	char temp_path[4096] = "";
 	if (output) {
-		int fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		struct stat st;
+		int fd;
+		if (stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+			fd = open(output, O_WRONLY | O_CLOEXEC);
+		} else {
+			if (snprintf(temp_path, sizeof(temp_path), "%s.XXXXXX", output) >=
+			    (int)sizeof(temp_path)) {
+				fprintf(stderr, "pyheap snap: output path too long\n");
+				return PH_EXIT_USAGE;
+			}
+			fd = mkstemp(temp_path); /* mode 0600: snapshots hold the target's strings */
+			if (fd < 0)
+				temp_path[0] = '\0';
+		}
 		if (fd < 0 || !(out = fdopen(fd, "w"))) {
 			fprintf(stderr, "pyheap snap: cannot write %s: %s\n", output, strerror(errno));
 			if (fd >= 0)
 				close(fd);
+			if (temp_path[0])
+				unlink(temp_path);
 			return PH_EXIT_OUTPUT;
 		}
 	}
@@ -111,15 +131,20 @@ int cmd_snap(int argc, char **argv)
 	if (err) {
 		if (output) {
 			fclose(out);
-			unlink(output);
+			if (temp_path[0])
+				unlink(temp_path);
 		}
 		return ph_report_error(err);
 	}
 	bool written = ph_snapshot_write_json(snap, out);
 	if (out != stdout ? fclose(out) != 0 : fflush(out) != 0)
 		written = false;
+	if (written && temp_path[0] && rename(temp_path, output) != 0)
+		written = false;
 	if (!written) {
 		fprintf(stderr, "pyheap snap: writing the snapshot failed: %s\n", strerror(errno));
+		if (temp_path[0])
+			unlink(temp_path);
 		ph_snapshot_free(snap);
 		return PH_EXIT_OUTPUT;
 	}

@@ -183,16 +183,17 @@ struct ph_error *ph_image_find(pid_t pid, struct ph_image **out)
 	}
 	if (!image->module) {
 		const char *name = search.exe_path ? base_name(search.exe_path) : "?";
+		char version[16] = "";
 		if (search.libpython) {
 			const char *lib = dwfl_module_info(search.libpython, NULL, NULL, NULL, NULL, NULL,
 							   NULL, NULL);
-			if (lib && strstr(lib, "libpython2"))
-				err = ph_error_new(PH_EXIT_UNSUPPORTED,
-						   "process %d runs Python 2 (%s); pyheap reads CPython "
-						   "3.8 and later",
-						   (int)pid, lib);
+			version_from_name(base_name(lib ? lib : ""), version, sizeof(version));
 		}
-		if (!err)
+		if (version[0])
+			err = ph_error_new(PH_EXIT_UNSUPPORTED,
+					   "process %d runs Python %s; pyheap reads CPython 3.8 and "
+					   "later", (int)pid, version);
+		else
 			err = ph_error_new(PH_EXIT_NOT_PYTHON,
 					   "process %d (%s) is not a CPython 3 process: no libpython "
 					   "and no _PyRuntime symbol in its executable",
@@ -205,6 +206,14 @@ struct ph_error *ph_image_find(pid_t pid, struct ph_image **out)
 	version_from_name(base_name(image->path), image->soname_version,
 			  sizeof(image->soname_version));
 	read_build_id(image);
+	unsigned major = 0, minor = 0;
+	if (sscanf(image->soname_version, "%u.%u", &major, &minor) == 2 &&
+	    (major != 3 || minor < 8)) {
+		err = ph_error_new(PH_EXIT_UNSUPPORTED,
+				   "process %d runs Python %s (%s); pyheap reads CPython 3.8 and later",
+				   (int)pid, image->soname_version, image->path);
+		goto fail;
+	}
 	*out = image;
 	return NULL;
 fail:

@@ -116,6 +116,22 @@ struct attempt_result {
 	unsigned threads;
 };
 
+/* Testing only: PYHEAP_TEST_HOLD_MS keeps the target stopped that much
+ * longer, so tests can signal pyheap, kill the target or hit --timeout at
+ * the worst moment. Documented in docs/testing.md. */
+static void hold_for_tests(void)
+{
+	const char *hold = getenv("PYHEAP_TEST_HOLD_MS");
+	if (!hold)
+		return;
+	long ms = strtol(hold, NULL, 10);
+	if (ms <= 0 || ms > 600000)
+		return;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
 /* One stop-walk-resume cycle. */
 static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *options,
 				struct ph_target *t, struct ph_type_table *types,
@@ -153,6 +169,7 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
 		snap->bytes_copied += ph_cache_bytes_copied(cache);
 	}
+	hold_for_tests();
 	result->pause_ms = ms_between(stop_ns, ph_now_ns());
 	struct ph_error *resume_err = ph_attach_resume(stopped);
 	ph_block_cache_free(cache);
