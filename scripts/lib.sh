@@ -1,0 +1,51 @@
+# Shared by scripts/demo, scripts/test and scripts/bench: install what is
+# missing (apt-get as root, or print the exact command), then build.
+
+PYHEAP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYHEAP_BUILD="${PYHEAP_BUILD:-$PYHEAP_ROOT/build}"
+
+# Debian packages: to build, to run the tests, and the debug info of the
+# system python3.11 (a stripped binary) so it can be tested too.
+PYHEAP_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libelf-dev libdw-dev libcjson-dev"
+PYHEAP_TEST_PACKAGES="python3 binutils elfutils util-linux procps python3.11-dbg"
+
+ph_missing_packages() {
+	local missing=() pkg
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$pkg")
+	done
+	echo "${missing[*]}"
+}
+
+ph_install() {
+	local missing
+	missing="$(ph_missing_packages "$@")"
+	[ -z "$missing" ] && return 0
+	if ! command -v apt-get >/dev/null; then
+		echo "pyheap: needs these Debian packages, and this system has no apt-get: $missing" >&2
+		return 1
+	fi
+	if [ "$(id -u)" != 0 ]; then
+		echo "pyheap: missing packages; run as root, or first:" >&2
+		echo "  sudo apt-get install -y $missing" >&2
+		return 1
+	fi
+	echo "pyheap: installing $missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	if ! apt-get install -y -qq $missing >/dev/null 2>&1; then
+		apt-get update -qq >/dev/null 2>&1 || true
+		# python3.X-dbg only exists where python3.X does; the rest must install.
+		apt-get install -y -qq $missing >/dev/null || {
+			echo "pyheap: apt-get install $missing failed" >&2
+			return 1
+		}
+	fi
+}
+
+ph_build() {
+	if [ ! -f "$PYHEAP_BUILD/build.ninja" ]; then
+		meson setup "$PYHEAP_BUILD" "$PYHEAP_ROOT" >/dev/null || return 1
+	fi
+	ninja -C "$PYHEAP_BUILD" >/dev/null || ninja -C "$PYHEAP_BUILD"
+}
