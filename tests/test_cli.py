@@ -280,6 +280,50 @@ def test_job_control(python):
         fixture.close()
 
 
+def test_busy_collector(python):
+    """Stops that land inside a collection are released and retried; the
+    snapshot that comes out is whole."""
+    proc = subprocess.Popen([python, os.path.join(harness.FIXTURES, "busy_collector.py")],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        proc.stdout.readline()
+        time.sleep(0.5)
+        results = []
+        for _ in range(10):
+            code, data, err = harness.snapshot(proc.pid, timeout=120)
+            results.append((code, data, err))
+        ok = [d for c, d, e in results if c == 0]
+        errors = [e.strip() for c, d, e in results if c != 0]
+        R.check("10 snapshots of a target that collects nonstop all succeed", len(ok) == 10,
+                "%d failed: %s" % (10 - len(ok), errors[:2]))
+        attempts = sum(d["capture"]["attempts"] for d in ok)
+        R.check("stops inside a collection were retried (%d stops for %d snapshots)" % (attempts, len(ok)),
+                attempts > len(ok), "every first stop found the collector idle")
+        nodes = [dict((t["name"], t["count"]) for t in d["types"]).get("__main__.Node", 0) for d in ok]
+        R.check("every snapshot is whole: 300000 kept nodes, plus at most 100 live and 100 garbage",
+                all(300000 <= n <= 300200 for n in nodes), "Node counts %r" % nodes)
+        R.check("busy target left running", target_running(proc.pid), describe(proc.pid))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_proc_mem_fallback(python):
+    fixture = harness.Fixture(python, "idle_threads.py")
+    try:
+        env = dict(os.environ, PYHEAP_FORCE_PROC_MEM="1")
+        res = subprocess.run([harness.PYHEAP, "snap", "-q", str(fixture.pid)], capture_output=True, env=env)
+        code, data, err = harness.snapshot(fixture.pid)
+        same = res.returncode == 0 and code == 0 and json.loads(res.stdout)["types"] == data["types"]
+        R.check("/proc/PID/mem fallback gives the same snapshot as process_vm_readv", same,
+                "exit %d/%d: %s %s" % (res.returncode, code, res.stderr.decode(), err))
+        counts = dict((t["name"], t["count"]) for t in data["types"]) if data else {}
+        R.check("fallback snapshot matches the oracle", counts == fixture.oracle["counts"], "differs")
+        fixture.release()
+    finally:
+        fixture.close()
+
+
 def main():
     if not os.path.exists(harness.PYHEAP):
         R.fail("pyheap binary", "%s does not exist: build first" % harness.PYHEAP)
@@ -297,6 +341,8 @@ def main():
         test_output(python)
         test_held(python)
         test_job_control(python)
+        test_busy_collector(python)
+        test_proc_mem_fallback(python)
     return R.finish()
 
 

@@ -19,6 +19,7 @@ struct ph_walk_report {
 	uint64_t objects;
 	uint64_t per_list[PH_MAX_GC_LISTS]; /* summed over interpreters */
 	char problem[256];                  /* what was inconsistent, and where */
+	uint64_t collecting_flag; /* PH_WALK_COLLECTING: address of the flag that was set */
 };
 
 /* Called with the address of each object (just after its PyGC_Head). */

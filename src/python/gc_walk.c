@@ -84,8 +84,10 @@ static enum ph_walk_status walk_state(const struct ph_target *t, uint64_t state,
 				 "GC state at 0x%llx is unreadable", (unsigned long long)state);
 			return PH_WALK_INCONSISTENT;
 		}
-		if (collecting)
+		if (collecting) {
+			report->collecting_flag = state + l->gc_collecting;
 			return PH_WALK_COLLECTING;
+		}
 	}
 	for (unsigned i = 0; i < l->gc_list_count; i++) {
 		enum ph_walk_status status =

@@ -184,6 +184,38 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 	return err;
 }
 
+/* While the target runs, watches the GC's "collecting" flag (a 4-byte read,
+ * no stop) and returns as soon as it reads 0, so the next stop lands in
+ * the gap between two collections. Gives up after a second; the caller's
+ * attempt limit bounds the whole. */
+static struct ph_error *wait_for_collection_end(pid_t pid, uint64_t flag_address)
+{
+	struct ph_memory_reader *reader;
+	struct ph_error *err = ph_process_reader_new(pid, &reader);
+	if (err)
+		return err;
+	uint64_t deadline = ph_now_ns() + 1000000000ull;
+	while (ph_now_ns() < deadline) {
+		uint32_t collecting = 1;
+		size_t done;
+		err = ph_memory_read(reader, flag_address, &collecting, sizeof(collecting), &done);
+		if (err) {
+			if (err->exit_code == PH_EXIT_TARGET_GONE) {
+				reader->destroy(reader);
+				return err;
+			}
+			ph_error_free(err);
+			break;
+		}
+		if (!collecting)
+			break;
+		struct timespec ts = {0, 20000};
+		nanosleep(&ts, NULL);
+	}
+	reader->destroy(reader);
+	return NULL;
+}
+
 static void set_time(struct ph_snapshot *snap)
 {
 	struct timespec now;
@@ -280,8 +312,14 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 				result.status == PH_WALK_COLLECTING ? "a collection is running"
 								    : result.report.problem);
 		/* Let the target finish what it was doing before stopping again. */
-		struct timespec pause = {0, (long)(2000000L * snap->attempts)};
-		nanosleep(&pause, NULL);
+		if (result.status == PH_WALK_COLLECTING && result.report.collecting_flag) {
+			err = wait_for_collection_end(pid, result.report.collecting_flag);
+			if (err)
+				goto out;
+		} else {
+			struct timespec pause = {0, (long)(2000000L * snap->attempts)};
+			nanosleep(&pause, NULL);
+		}
 	}
 	if (!snap->python_version[0])
 		snprintf(snap->python_version, sizeof(snap->python_version), "%s",
