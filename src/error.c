@@ -8,9 +8,12 @@ struct ph_error ph_error_out_of_memory = {PH_EXIT_INTERNAL, "out of memory"};
 
 struct ph_error *ph_error_vnew(enum ph_exit exit_code, const char *fmt, va_list ap)
 {
+	if (!fmt)
+		fmt = "(no message)";
 	va_list copy;
 	va_copy(copy, ap);
-	int len = vsnprintf(NULL, 0, fmt, copy);
+	char probe[1];
+	int len = vsnprintf(probe, sizeof(probe), fmt, copy);
 	va_end(copy);
 	if (len < 0)
 		len = 0;

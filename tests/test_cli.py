@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import interpreters  # noqa: E402
 
-R = harness.Results("cli")
+R = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "cli"))
 
 
 def target_running(pid):

@@ -86,7 +86,7 @@ def main():
     parser.add_argument("--fixture", help="run only this fixture")
     parser.add_argument("--big", action="store_true", help="include the 1.2M-object heap")
     args = parser.parse_args()
-    results = harness.Results("oracle")
+    results = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "oracle"))
     found, missing = interpreters.find()
     for label, reason in missing:
         if not args.only or args.only == label:
