@@ -33,6 +33,19 @@ void ph_json_uint(struct ph_json_writer *w, uint64_t value);
 void ph_json_double(struct ph_json_writer *w, double value);
 void ph_json_bool(struct ph_json_writer *w, bool value);
 void ph_json_null(struct ph_json_writer *w);
+/* Flat arrays of integers, the bulk of a graph: formatted by hand into a
+ * buffer, one fwrite per few thousand numbers. Use between
+ * begin_array/end_array as the array's only content. */
+struct ph_int_stream {
+	struct ph_json_writer *w;
+	char buffer[65536];
+	size_t used;
+	bool first;
+};
+void ph_int_stream_begin(struct ph_int_stream *s, struct ph_json_writer *w);
+void ph_int_stream_put(struct ph_int_stream *s, int64_t value);
+void ph_int_stream_end(struct ph_int_stream *s);
+
 /* Ends the document with a newline; false if anything failed. */
 bool ph_json_finish(struct ph_json_writer *w);
 

@@ -78,8 +78,16 @@ struct ph_layout {
 	uint64_t unicode_entry_size, unicode_entry_key, unicode_entry_value; /* 3.11+ */
 	uint64_t dict_values_values; /* offset of values[] in PyDictValues (3.11+) */
 
+	/* containers */
+	uint64_t list_items;  /* PyListObject.ob_item (a pointer) */
+	uint64_t tuple_items; /* PyTupleObject.ob_item (inline) */
+	uint64_t set_mask, set_table, setentry_size, setentry_key;
+
 	/* sys.getsizeof families, filled by the sizeof resolver */
 	struct ph_sizeof_layout *sizes;
+	/* referent families (the graph) */
+	struct ph_ref_layout *refs;
+	uint64_t tp_traverse;
 
 	uint64_t pointer_size;
 	bool free_threaded;

@@ -8,12 +8,14 @@
 #include <sys/types.h>
 
 #include "pyheap/error.h"
+#include "pyheap/graph.h"
 #include "pyheap/layout.h"
 
 struct ph_snapshot_options {
 	unsigned timeout_ms;  /* longest time the target may stay stopped */
 	unsigned max_attempts; /* stops tried while a collection is running */
 	bool progress;        /* progress lines on stderr */
+	bool graph;           /* build the reference graph */
 };
 
 struct ph_type_count {
@@ -46,6 +48,9 @@ struct ph_snapshot {
 	uint64_t gc_list_objects[PH_MAX_GC_LISTS];
 	struct ph_type_count *types; /* sorted by count, descending */
 	size_t type_count;
+	bool has_graph;
+	struct ph_graph graph;
+	uint64_t invalid_referents;
 };
 
 struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options *options,

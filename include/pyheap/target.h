@@ -24,6 +24,11 @@ struct ph_target {
 	uint64_t dict_type;     /* address of PyDict_Type */
 	int version_minor;      /* 8 for 3.8, ...; 0 until known */
 	uint64_t family_types[32]; /* sizeof families' base types, by enum ph_size_family */
+	uint64_t ref_types[32];    /* referent families' base types, by enum ph_ref_family */
+	uint64_t subtype_traverse; /* the tp_traverse of Python classes, or 0 */
+	uint64_t object_type;      /* PyBaseObject_Type */
+	uint64_t int_type;         /* PyLong_Type */
+	uint64_t set_dummy;        /* the "deleted" marker of set tables */
 };
 
 /* Type flags (Include/object.h); stable across 3.8-3.15. */
@@ -96,6 +101,9 @@ bool ph_str_read(const struct ph_target *t, uint64_t obj, char *buf, size_t max,
 		 bool *truncated);
 /* Whether obj's type is str or a subclass of it. */
 bool ph_is_str(const struct ph_target *t, uint64_t obj);
+
+/* The value of a small int (|value| < 2**60), or false. */
+bool ph_int_value(const struct ph_target *t, uint64_t obj, int64_t *value);
 
 /* dict objects: calls visit for every live (key, value) pair; stops early
  * when visit returns false. False if the dict is unreadable. */

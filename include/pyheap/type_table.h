@@ -11,8 +11,12 @@ struct ph_type_entry {
 	char *name; /* type.__module__ + "." + type.__qualname__ */
 	int size_family; /* enum ph_size_family in sizeof.h */
 	bool size_exact; /* false when __sizeof__ is not modelled for this type */
+	int ref_family;      /* enum ph_ref_family */
+	int base_ref_family; /* for instances of Python classes: the C base's family */
+	bool python_class;   /* tp_traverse is subtype_traverse */
 	uint64_t count;
 	uint64_t total_size;
+	uint32_t name_string; /* interned in the graph's strings, or PH_NO_STRING */
 };
 
 struct ph_type_table {

@@ -24,6 +24,8 @@ static const char snap_usage[] =
     "                      (default 30; the target is released and pyheap exits 9)\n"
     "      --attempts N    stops to try while a garbage collection is running\n"
     "                      (default 50)\n"
+    "      --no-graph      per-type counts only: no reference graph, no exceptions\n"
+    "                      (a shorter pause and a much smaller file)\n"
     "  -q, --quiet         no progress or summary on stderr\n"
     "  -h, --help          this text\n";
 
@@ -43,11 +45,12 @@ int cmd_snap(int argc, char **argv)
 	static const struct option long_options[] = {
 	    {"output", required_argument, NULL, 'o'}, {"timeout", required_argument, NULL, 't'},
 	    {"attempts", required_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
+	    {"no-graph", no_argument, NULL, 'G'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	unsigned long timeout_s = 30, attempts = 50;
-	bool quiet = false;
+	bool quiet = false, graph = true;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:t:qh", long_options, NULL)) != -1) {
@@ -70,6 +73,9 @@ int cmd_snap(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'G':
+			graph = false;
 			break;
 		case 'h':
 			fputs(snap_usage, stdout);
@@ -125,6 +131,7 @@ int cmd_snap(int argc, char **argv)
 	    .timeout_ms = (unsigned)(timeout_s * 1000),
 	    .max_attempts = (unsigned)attempts,
 	    .progress = !quiet && isatty(STDERR_FILENO),
+	    .graph = graph,
 	};
 	struct ph_snapshot *snap;
 	struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);

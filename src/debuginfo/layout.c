@@ -8,13 +8,14 @@
 #include <string.h>
 
 #include "pyheap/dwarf_types.h"
+#include "ref_layout.h"
 #include "sizeof_layout.h"
 
 static const char *const wanted_types[] = {
     "_PyRuntimeState", "PyInterpreterState", "PyGC_Head", "PyObject", "PyVarObject",
     "PyTypeObject", "PyHeapTypeObject", "PyASCIIObject", "PyCompactUnicodeObject",
     "PyUnicodeObject", "PyDictObject", "_dictkeysobject", "PyDictKeyEntry", "PyDictUnicodeEntry",
-    "_dictvalues", PH_SIZEOF_WANTED_TYPES,
+    "_dictvalues", "PyTupleObject", PH_SIZEOF_WANTED_TYPES, PH_REF_WANTED_TYPES,
 };
 
 struct resolver {
@@ -241,8 +242,17 @@ struct ph_error *ph_layout_resolve(struct ph_image *image, struct ph_layout **ou
 	layout->unicode_entry_value = member(&r, "PyDictUnicodeEntry", "me_value", unicode_entries);
 	layout->dict_values_values = member(&r, "_dictvalues", "values", unicode_entries);
 
+	layout->tp_traverse = member(&r, "PyTypeObject", "tp_traverse", true);
+	layout->list_items = member(&r, "PyListObject", "ob_item", true);
+	layout->tuple_items = member(&r, "PyTupleObject", "ob_item", true);
+	layout->set_mask = member(&r, "PySetObject", "mask", true);
+	layout->set_table = member(&r, "PySetObject", "table", true);
+	layout->setentry_size = size_of(&r, "setentry", true);
+	layout->setentry_key = member(&r, "setentry", "key", true);
 	if (!r.err)
 		r.err = ph_sizeof_layout_resolve(r.index, &layout->sizes);
+	if (!r.err)
+		r.err = ph_ref_layout_resolve(r.index, layout, &layout->refs);
 
 	ph_type_index_free(r.index);
 	if (r.err) {
@@ -258,5 +268,6 @@ void ph_layout_free(struct ph_layout *layout)
 	if (!layout)
 		return;
 	ph_sizeof_layout_free(layout->sizes);
+	ph_ref_layout_free(layout->refs);
 	free(layout);
 }

@@ -200,3 +200,40 @@ bool ph_json_finish(struct ph_json_writer *w)
 	fputc('\n', w->out);
 	return !w->failed && !ferror(w->out);
 }
+
+void ph_int_stream_begin(struct ph_int_stream *s, struct ph_json_writer *w)
+{
+	s->w = w;
+	s->used = 0;
+	s->first = true;
+}
+
+void ph_int_stream_put(struct ph_int_stream *s, int64_t value)
+{
+	if (sizeof(s->buffer) - s->used < 24) {
+		fwrite(s->buffer, 1, s->used, s->w->out);
+		s->used = 0;
+	}
+	char *p = s->buffer + s->used;
+	if (!s->first)
+		*p++ = ',';
+	s->first = false;
+	uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+	if (value < 0)
+		*p++ = '-';
+	char digits[20];
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude);
+	while (n)
+		*p++ = digits[--n];
+	s->used = (size_t)(p - s->buffer);
+}
+
+void ph_int_stream_end(struct ph_int_stream *s)
+{
+	fwrite(s->buffer, 1, s->used, s->w->out);
+	s->used = 0;
+}

@@ -2,6 +2,92 @@
 #include "pyheap/json_writer.h"
 #include "pyheap/snapshot.h"
 
+static void string_array(struct ph_json_writer *w, const char *key, const char *const *items,
+			 size_t n)
+{
+	ph_json_key(w, key);
+	ph_json_begin_array(w);
+	for (size_t i = 0; i < n; i++)
+		ph_json_string(w, items[i]);
+	ph_json_end_array(w);
+}
+
+static int64_t string_or_minus_one(uint32_t index)
+{
+	return index == PH_NO_STRING ? -1 : (int64_t)index;
+}
+
+/* The graph: flat integer arrays (V8 heap snapshot style), so a million
+ * nodes stay tens of megabytes and a reader can parse them without a
+ * tree. See docs/snapshot-format.md. */
+static void write_graph(struct ph_json_writer *w, const struct ph_snapshot *s)
+{
+	const struct ph_graph *g = &s->graph;
+	static const char *const node_fields[] = {"address", "type", "size", "flags", "detail",
+						  "edge_count"};
+	static const char *const edge_fields[] = {"to", "kind", "label"};
+	static const char *const root_fields[] = {"node", "kind", "name"};
+	static const char *const flag_names[] = {"tracked", "root", "reachable", "pseudo",
+						 "truncated"};
+	ph_json_key(w, "graph");
+	ph_json_begin_object(w);
+	string_array(w, "node_fields", node_fields, 6);
+	string_array(w, "edge_fields", edge_fields, 3);
+	string_array(w, "root_fields", root_fields, 3);
+	string_array(w, "edge_kinds", ph_edge_kind_names, PH_EDGE_KIND_COUNT);
+	string_array(w, "root_kinds", ph_root_kind_names, PH_ROOT_KIND_COUNT);
+	string_array(w, "node_flags", flag_names, 5);
+	ph_json_key(w, "node_count");
+	ph_json_uint(w, g->node_count);
+	ph_json_key(w, "edge_count");
+	ph_json_uint(w, g->edge_count);
+	ph_json_key(w, "invalid_referents");
+	ph_json_uint(w, s->invalid_referents);
+	string_array(w, "strings", (const char *const *)g->strings.items, g->strings.count);
+
+	bool pretty = w->pretty;
+	w->pretty = false;
+	ph_json_key(w, "nodes");
+	ph_json_begin_array(w);
+	struct ph_int_stream stream;
+	ph_int_stream_begin(&stream, w);
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		const struct ph_node *n = &g->nodes[i];
+		ph_int_stream_put(&stream, (int64_t)n->address);
+		ph_int_stream_put(&stream, string_or_minus_one(n->type));
+		ph_int_stream_put(&stream, (int64_t)n->size);
+		ph_int_stream_put(&stream, n->flags);
+		ph_int_stream_put(&stream, string_or_minus_one(n->detail));
+		ph_int_stream_put(&stream, (int64_t)(g->edge_start[i + 1] - g->edge_start[i]));
+	}
+	ph_int_stream_end(&stream);
+	ph_json_end_array(w);
+
+	ph_json_key(w, "edges");
+	ph_json_begin_array(w);
+	ph_int_stream_begin(&stream, w);
+	for (uint64_t e = 0; e < g->edge_count; e++) {
+		ph_int_stream_put(&stream, g->edges[e].to);
+		ph_int_stream_put(&stream, g->edges[e].kind);
+		ph_int_stream_put(&stream, (int64_t)g->edges[e].label);
+	}
+	ph_int_stream_end(&stream);
+	ph_json_end_array(w);
+
+	ph_json_key(w, "roots");
+	ph_json_begin_array(w);
+	ph_int_stream_begin(&stream, w);
+	for (uint32_t r = 0; r < g->root_count; r++) {
+		ph_int_stream_put(&stream, g->roots[r].node);
+		ph_int_stream_put(&stream, g->roots[r].kind);
+		ph_int_stream_put(&stream, string_or_minus_one(g->roots[r].name));
+	}
+	ph_int_stream_end(&stream);
+	ph_json_end_array(w);
+	w->pretty = pretty;
+	ph_json_end_object(w);
+}
+
 bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 {
 	struct ph_json_writer w;
@@ -88,6 +174,8 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	}
 	w.pretty = pretty;
 	ph_json_end_array(&w);
+	if (s->has_graph)
+		write_graph(&w, s);
 	ph_json_end_object(&w);
 	return ph_json_finish(&w);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "pyheap/type_table.h"
+#include "pyheap/referents.h"
 #include "sizeof.h"
 
 bool ph_type_name(const struct ph_target *t, uint64_t type, char *buf, size_t size)
@@ -122,6 +123,8 @@ struct ph_type_entry *ph_type_table_get(struct ph_type_table *table, const struc
 	if (!entry.name)
 		return NULL;
 	ph_sizeof_classify(t, &entry);
+	ph_referents_classify(t, &entry);
+	entry.name_string = PH_NO_STRING;
 	if (table->count == table->capacity) {
 		size_t capacity = table->capacity ? table->capacity * 2 : 256;
 		struct ph_type_entry *grown = realloc(table->entries, capacity * sizeof(*grown));

@@ -12,11 +12,13 @@
 
 #include "../python/python_version.h"
 #include "../python/sizeof.h"
+#include "../referents/family.h"
 #include "../util.h"
 #include "pyheap/attach.h"
 #include "pyheap/gc_walk.h"
 #include "pyheap/snapshot.h"
 #include "pyheap/type_table.h"
+#include "graph_build.h"
 
 enum { BLOCK_SIZE = 64 * 1024 };
 
@@ -24,7 +26,7 @@ struct walk_state {
 	const struct ph_target *t;
 	struct ph_type_table *types;
 	uint64_t unreadable;
-	bool out_of_memory;
+	struct ph_graph_builder *graph; /* NULL: counts only */
 };
 
 static bool count_object(void *ctx, uint64_t object, unsigned list)
@@ -41,6 +43,9 @@ static bool count_object(void *ctx, uint64_t object, unsigned list)
 	}
 	type->count++;
 	type->total_size += ph_sizeof_object(state->t, object, type);
+	if (state->graph)
+		return ph_graph_add_tracked(state->graph, object,
+					    (uint32_t)(type - state->types->entries));
 	return true;
 }
 
@@ -160,10 +165,27 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 					      &minor))
 				t->version_minor = minor;
 		}
-		struct walk_state state = {t, types, 0, false};
+		uint64_t dummy_pointer;
+		if (ph_image_symbol(t->image, "_PySet_Dummy", &dummy_pointer))
+			ph_read_u64(t, dummy_pointer, &t->set_dummy);
+		struct ph_graph_builder builder = {t, types, &snap->graph, false, 0};
+		struct walk_state state = {t, types, 0, options->graph ? &builder : NULL};
+		ph_graph_free(&snap->graph);
+		ph_graph_init(&snap->graph);
 		result->status = ph_gc_walk(t, object_bound(&map), count_object, &state,
 					    &result->report);
 		snap->unreadable_objects = state.unreadable;
+		if (result->status == PH_WALK_OK && options->graph) {
+			if (!ph_graph_build(&builder))
+				err = builder.out_of_memory
+					  ? ph_error_new(PH_EXIT_INTERNAL,
+							 "out of memory building the reference graph")
+					  : ph_error_new(PH_EXIT_INTERNAL, "building the graph failed");
+			snap->invalid_referents = builder.invalid_referents;
+			snap->has_graph = !err;
+		} else if (builder.out_of_memory) {
+			err = ph_error_new(PH_EXIT_INTERNAL, "out of memory recording GC objects");
+		}
 		const struct ph_error *fatal = ph_cache_fatal_error(cache);
 		if (fatal)
 			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
@@ -278,6 +300,9 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 		goto out;
 	}
 	ph_sizeof_bind_symbols(&t);
+	ph_referents_bind_symbols(&t);
+	ph_image_symbol(image, "PyBaseObject_Type", &t.object_type);
+	ph_image_symbol(image, "PyLong_Type", &t.int_type);
 
 	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
 	struct attempt_result result;
@@ -354,5 +379,6 @@ void ph_snapshot_free(struct ph_snapshot *snap)
 	for (size_t i = 0; i < snap->type_count; i++)
 		free(snap->types[i].name);
 	free(snap->types);
+	ph_graph_free(&snap->graph);
 	free(snap);
 }

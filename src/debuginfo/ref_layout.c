@@ -1,0 +1,140 @@
+#include "ref_layout.h"
+
+#include <dwarf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyheap/dwarf_types.h"
+#include "pyheap/layout.h"
+
+/* Whether a struct is a Python object: struct _object itself, or a struct
+ * whose first member is an ob_base that is one. */
+static bool is_object_struct(Dwarf_Die *die, int depth)
+{
+	if (depth > 6)
+		return false;
+	Dwarf_Die type = *die;
+	ph_dwarf_peel(&type);
+	if (dwarf_tag(&type) != DW_TAG_structure_type)
+		return false;
+	const char *name = dwarf_diename(&type);
+	if (name && strcmp(name, "_object") == 0)
+		return true;
+	struct ph_member base;
+	if (!ph_dwarf_member(&type, "ob_base", &base) || base.offset != 0)
+		return false;
+	return is_object_struct(&base.type, depth + 1);
+}
+
+static void collect_members(Dwarf_Die *structure, struct ph_object_members *out)
+{
+	memset(out, 0, sizeof(*out));
+	Dwarf_Die type = *structure, child;
+	ph_dwarf_peel(&type);
+	ph_dwarf_size(&type, &out->struct_size);
+	if (dwarf_child(&type, &child) != 0)
+		return;
+	do {
+		if (dwarf_tag(&child) != DW_TAG_member || out->count == PH_MAX_OBJECT_MEMBERS)
+			continue;
+		const char *name = dwarf_diename(&child);
+		struct ph_member m;
+		Dwarf_Die pointee;
+		if (!name || !ph_dwarf_member(&type, name, &m) || m.bit_offset >= 0 ||
+		    !ph_dwarf_pointee(&m.type, &pointee) || !is_object_struct(&pointee, 0))
+			continue;
+		out->offsets[out->count] = m.offset;
+		out->names[out->count] = strdup(name);
+		if (out->names[out->count])
+			out->count++;
+	} while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static void collect(struct ph_type_index *index, const char *type, struct ph_object_members *out)
+{
+	Dwarf_Die die;
+	memset(out, 0, sizeof(*out));
+	if (ph_type_index_lookup(index, type, &die))
+		collect_members(&die, out);
+}
+
+static uint64_t offset_of(struct ph_type_index *index, const char *type, const char *path)
+{
+	Dwarf_Die die;
+	struct ph_member m;
+	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_member(&die, path, &m))
+		return PH_ABSENT;
+	return m.offset;
+}
+
+struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_layout *layout,
+				       struct ph_ref_layout **out)
+{
+	(void)layout;
+	struct ph_ref_layout *r = calloc(1, sizeof(*r));
+	if (!r)
+		return &ph_error_out_of_memory;
+	collect(index, "PyFunctionObject", &r->function);
+	collect(index, "PyCellObject", &r->cell);
+	collect(index, "PyMethodObject", &r->method);
+	collect(index, "PyModuleObject", &r->module);
+	collect(index, "PyBaseExceptionObject", &r->exception);
+	collect(index, "PyTracebackObject", &r->traceback);
+	collect(index, "PyWeakReference", &r->weakref);
+	collect(index, "classmethod", &r->classmethod);
+	collect(index, "propertyobject", &r->property);
+	collect(index, "PyTypeObject", &r->type);
+	collect(index, "PyHeapTypeObject", &r->heaptype);
+	collect(index, "PyCodeObject", &r->code);
+	collect(index, "PyFrameObject", &r->frame_object);
+	collect(index, "PyGenObject", &r->generator);
+	collect(index, "_PyInterpreterFrame", &r->iframe);
+
+	Dwarf_Die die;
+	r->member_size = PH_ABSENT;
+	if (ph_type_index_lookup(index, "PyMemberDef", &die))
+		ph_dwarf_size(&die, &r->member_size);
+	r->member_name = offset_of(index, "PyMemberDef", "name");
+	r->member_type = offset_of(index, "PyMemberDef", "type");
+	r->member_offset = offset_of(index, "PyMemberDef", "offset");
+	r->tp_members = offset_of(index, "PyTypeObject", "tp_members");
+	r->tb_lasti = offset_of(index, "PyTracebackObject", "tb_lasti");
+	r->tb_lineno = offset_of(index, "PyTracebackObject", "tb_lineno");
+	r->md_dict = offset_of(index, "PyModuleObject", "md_dict");
+
+	r->interp_threads_head = offset_of(index, "PyInterpreterState", "threads.head");
+	if (r->interp_threads_head == PH_ABSENT)
+		r->interp_threads_head = offset_of(index, "PyInterpreterState", "tstate_head");
+	r->interp_modules = offset_of(index, "PyInterpreterState", "imports.modules");
+	if (r->interp_modules == PH_ABSENT)
+		r->interp_modules = offset_of(index, "PyInterpreterState", "modules");
+	r->interp_builtins = offset_of(index, "PyInterpreterState", "builtins");
+	r->tstate_next = offset_of(index, "PyThreadState", "next");
+	r->tstate_id = offset_of(index, "PyThreadState", "id");
+	r->tstate_thread_id = offset_of(index, "PyThreadState", "thread_id");
+	r->tstate_frame = offset_of(index, "PyThreadState", "frame");
+	r->tstate_cframe = offset_of(index, "PyThreadState", "cframe");
+	r->cframe_current_frame = offset_of(index, "_PyCFrame", "current_frame");
+	r->tstate_current_frame = offset_of(index, "PyThreadState", "current_frame");
+	*out = r;
+	return NULL;
+}
+
+static void free_members(struct ph_object_members *m)
+{
+	for (unsigned i = 0; i < m->count; i++)
+		free(m->names[i]);
+}
+
+void ph_ref_layout_free(struct ph_ref_layout *r)
+{
+	if (!r)
+		return;
+	struct ph_object_members *all[] = {&r->function,  &r->cell,      &r->method,   &r->module,
+					   &r->exception, &r->traceback, &r->weakref,  &r->classmethod,
+					   &r->property,  &r->type,      &r->heaptype, &r->code,
+					   &r->frame_object, &r->generator, &r->iframe};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		free_members(all[i]);
+	free(r);
+}

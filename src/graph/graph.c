@@ -1,0 +1,217 @@
+#include "pyheap/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ph_edge_kind_names[PH_EDGE_KIND_COUNT] = {
+    "attribute", "item", "dict_key", "dict_value", "set_item",
+    "local",     "type", "conservative", "slot",
+};
+
+const char *const ph_root_kind_names[PH_ROOT_KIND_COUNT] = {
+    "module", "sys_dict", "builtins", "thread_frame",
+};
+
+void ph_graph_init(struct ph_graph *g)
+{
+	memset(g, 0, sizeof(*g));
+}
+
+void ph_graph_free(struct ph_graph *g)
+{
+	for (uint32_t i = 0; i < g->strings.count; i++)
+		free(g->strings.items[i]);
+	free(g->strings.items);
+	free(g->strings.slots);
+	free(g->nodes);
+	free(g->edges);
+	free(g->edge_start);
+	free(g->roots);
+	free(g->index_slots);
+	memset(g, 0, sizeof(*g));
+}
+
+static size_t hash_address(uint64_t address, size_t mask)
+{
+	return (size_t)((address * 0x9E3779B97F4A7C15ull) >> 24) & mask;
+}
+
+uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address)
+{
+	if (!g->index_slot_count)
+		return UINT32_MAX;
+	size_t mask = g->index_slot_count - 1;
+	for (size_t at = hash_address(address, mask);; at = (at + 1) & mask) {
+		uint32_t slot = g->index_slots[at];
+		if (!slot)
+			return UINT32_MAX;
+		if (g->nodes[slot - 1].address == address)
+			return slot - 1;
+	}
+}
+
+static bool grow_index(struct ph_graph *g)
+{
+	size_t count = g->index_slot_count ? g->index_slot_count * 2 : 1 << 16;
+	uint32_t *slots = calloc(count, sizeof(*slots));
+	if (!slots)
+		return false;
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		size_t at = hash_address(g->nodes[i].address, count - 1);
+		while (slots[at])
+			at = (at + 1) & (count - 1);
+		slots[at] = i + 1;
+	}
+	free(g->index_slots);
+	g->index_slots = slots;
+	g->index_slot_count = count;
+	return true;
+}
+
+uint32_t ph_graph_add_node(struct ph_graph *g, uint64_t address, uint32_t flags)
+{
+	if (g->node_count == UINT32_MAX - 1)
+		return UINT32_MAX;
+	if (g->node_count == g->node_capacity) {
+		uint32_t capacity = g->node_capacity ? g->node_capacity * 2 : 1 << 14;
+		struct ph_node *grown = realloc(g->nodes, (size_t)capacity * sizeof(*grown));
+		if (!grown)
+			return UINT32_MAX;
+		g->nodes = grown;
+		g->node_capacity = capacity;
+	}
+	if ((size_t)(g->node_count + 1) * 2 > g->index_slot_count && !grow_index(g))
+		return UINT32_MAX;
+	uint32_t index = g->node_count++;
+	g->nodes[index] = (struct ph_node){address, 0, PH_NO_STRING, PH_NO_STRING, flags, UINT32_MAX, 0};
+	size_t mask = g->index_slot_count - 1;
+	size_t at = hash_address(address, mask);
+	while (g->index_slots[at])
+		at = (at + 1) & mask;
+	g->index_slots[at] = index + 1;
+	return index;
+}
+
+void ph_graph_begin_edges(struct ph_graph *g, uint32_t node)
+{
+	g->nodes[node].first_edge = g->edge_count;
+}
+
+bool ph_graph_add_edge(struct ph_graph *g, uint32_t to, enum ph_edge_kind kind, uint64_t label)
+{
+	if (g->edge_count == g->edge_capacity) {
+		uint64_t capacity = g->edge_capacity ? g->edge_capacity * 2 : 1 << 16;
+		struct ph_edge *grown = realloc(g->edges, capacity * sizeof(*grown));
+		if (!grown)
+			return false;
+		g->edges = grown;
+		g->edge_capacity = capacity;
+	}
+	g->edges[g->edge_count++] = (struct ph_edge){to, (uint32_t)kind, label};
+	return true;
+}
+
+bool ph_graph_finish_edges(struct ph_graph *g)
+{
+	free(g->edge_start);
+	g->edge_start = malloc(((size_t)g->node_count + 1) * sizeof(*g->edge_start));
+	if (!g->edge_start)
+		return false;
+	for (uint32_t i = 0; i < g->node_count; i++)
+		g->edge_start[i] = g->nodes[i].first_edge;
+	g->edge_start[g->node_count] = g->edge_count;
+	return true;
+}
+
+bool ph_graph_mark_reachable(struct ph_graph *g)
+{
+	uint32_t *queue = malloc(((size_t)g->node_count + 1) * sizeof(*queue));
+	if (!queue)
+		return false;
+	size_t head = 0, tail = 0;
+	for (uint32_t r = 0; r < g->root_count; r++) {
+		struct ph_node *n = &g->nodes[g->roots[r].node];
+		if (!(n->flags & PH_NODE_REACHABLE)) {
+			n->flags |= PH_NODE_REACHABLE;
+			queue[tail++] = g->roots[r].node;
+		}
+	}
+	while (head < tail) {
+		uint32_t from = queue[head++];
+		for (uint64_t e = g->edge_start[from]; e < g->edge_start[from + 1]; e++) {
+			struct ph_node *to = &g->nodes[g->edges[e].to];
+			if (!(to->flags & PH_NODE_REACHABLE)) {
+				to->flags |= PH_NODE_REACHABLE;
+				queue[tail++] = g->edges[e].to;
+			}
+		}
+	}
+	free(queue);
+	return true;
+}
+
+bool ph_graph_add_root(struct ph_graph *g, uint32_t node, enum ph_root_kind kind, uint32_t name)
+{
+	if (g->root_count == g->root_capacity) {
+		uint32_t capacity = g->root_capacity ? g->root_capacity * 2 : 256;
+		struct ph_root *grown = realloc(g->roots, (size_t)capacity * sizeof(*grown));
+		if (!grown)
+			return false;
+		g->roots = grown;
+		g->root_capacity = capacity;
+	}
+	g->roots[g->root_count++] = (struct ph_root){node, (uint32_t)kind, name};
+	g->nodes[node].flags |= PH_NODE_ROOT;
+	return true;
+}
+
+static size_t hash_string(const char *s, size_t mask)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return (size_t)h & mask;
+}
+
+static bool grow_strings(struct ph_strings *s)
+{
+	size_t count = s->slot_count ? s->slot_count * 2 : 4096;
+	uint32_t *slots = calloc(count, sizeof(*slots));
+	if (!slots)
+		return false;
+	for (uint32_t i = 0; i < s->count; i++) {
+		size_t at = hash_string(s->items[i], count - 1);
+		while (slots[at])
+			at = (at + 1) & (count - 1);
+		slots[at] = i + 1;
+	}
+	free(s->slots);
+	s->slots = slots;
+	s->slot_count = count;
+	return true;
+}
+
+uint32_t ph_strings_intern(struct ph_strings *s, const char *text)
+{
+	if ((size_t)(s->count + 1) * 2 > s->slot_count && !grow_strings(s))
+		return PH_NO_STRING;
+	size_t mask = s->slot_count - 1;
+	size_t at = hash_string(text, mask);
+	for (; s->slots[at]; at = (at + 1) & mask)
+		if (strcmp(s->items[s->slots[at] - 1], text) == 0)
+			return s->slots[at] - 1;
+	if (s->count == s->capacity) {
+		uint32_t capacity = s->capacity ? s->capacity * 2 : 1024;
+		char **grown = realloc(s->items, (size_t)capacity * sizeof(*grown));
+		if (!grown)
+			return PH_NO_STRING;
+		s->items = grown;
+		s->capacity = capacity;
+	}
+	char *copy = strdup(text);
+	if (!copy)
+		return PH_NO_STRING;
+	s->items[s->count] = copy;
+	s->slots[at] = s->count + 1;
+	return s->count++;
+}

@@ -1,0 +1,164 @@
+/* Instances of Python classes (subtype_traverse): __slots__ of every
+ * Python class on the base chain, the instance dict (tp_dictoffset, the
+ * 3.11/3.12 managed dict or values, 3.13+ inline values), the class
+ * itself, then the C base type's own referents. */
+#include <string.h>
+
+#include "../debuginfo/sizeof_layout.h"
+#include "family.h"
+
+enum { T_OBJECT = 6, T_OBJECT_EX = 16 };
+
+/* __slots__: the PyMemberDef array a heap type keeps after itself (at
+ * its metatype's basicsize), Py_SIZE(type) entries. */
+static void walk_slots(struct ph_referent_visitor *v, uint64_t obj, uint64_t type)
+{
+	const struct ph_target *t = v->t;
+	const struct ph_layout *l = t->layout;
+	const struct ph_ref_layout *r = l->refs;
+	uint64_t metatype;
+	int64_t count, meta_basicsize;
+	if (r->member_size == PH_ABSENT || !ph_read_ob_type(t, type, &metatype) ||
+	    !ph_read_i64(t, metatype + l->tp_basicsize, &meta_basicsize) ||
+	    !ph_read_i64(t, type + l->ob_size, &count) || count < 0 || count > 4096)
+		return;
+	uint64_t members = type + (uint64_t)meta_basicsize;
+	for (int64_t i = 0; i < count; i++) {
+		uint64_t def = members + (uint64_t)i * r->member_size;
+		int32_t kind;
+		int64_t offset;
+		uint64_t name_ptr, value;
+		char name[128];
+		if (!ph_read(t, def + r->member_type, &kind, 4) ||
+		    !ph_read_i64(t, def + r->member_offset, &offset) ||
+		    !ph_read_u64(t, def + r->member_name, &name_ptr)) {
+			v->truncated = true;
+			return;
+		}
+		if (kind != T_OBJECT_EX || offset <= 0)
+			continue;
+		if (!ph_cache_read_cstring(t->memory, name_ptr, name, sizeof(name)))
+			strcpy(name, "?");
+		if (ph_read_u64(t, obj + (uint64_t)offset, &value))
+			emit(v, value, PH_EDGE_SLOT, 0, name);
+		else
+			v->truncated = true;
+	}
+}
+
+/* Values of a split/inline table, named by the class's cached keys. */
+static void walk_values(struct ph_referent_visitor *v, uint64_t type, uint64_t values_array,
+			int64_t count_hint)
+{
+	const struct ph_target *t = v->t;
+	const struct ph_layout *l = t->layout;
+	uint64_t keys = 0;
+	int64_t nentries = count_hint;
+	if (l->refs->heaptype.count && l->sizes->heaptype_cached_keys != PH_ABSENT)
+		ph_read_u64(t, type + l->sizes->heaptype_cached_keys, &keys);
+	if (nentries < 0 && (!keys || !ph_read_i64(t, keys + l->dk_nentries, &nentries)))
+		return;
+	if (nentries < 0 || nentries > 65536)
+		return;
+	/* split keys are unicode entries after the index table */
+	uint64_t entries = 0;
+	uint8_t log2_index_bytes;
+	if (keys && l->dk_log2_index_bytes != PH_ABSENT &&
+	    ph_read_u8(t, keys + l->dk_log2_index_bytes, &log2_index_bytes) && log2_index_bytes < 40)
+		entries = keys + l->dk_indices + (1ull << log2_index_bytes);
+	for (int64_t i = 0; i < nentries; i++) {
+		uint64_t value, key = 0;
+		if (!ph_read_u64(t, values_array + (uint64_t)i * 8, &value)) {
+			v->truncated = true;
+			return;
+		}
+		if (!value)
+			continue;
+		char name[96] = "?";
+		if (entries && ph_read_u64(t, entries + (uint64_t)i * l->unicode_entry_size +
+						  l->unicode_entry_key, &key) && key) {
+			bool cut;
+			if (!ph_str_read(t, key, name, sizeof(name), &cut))
+				strcpy(name, "?");
+		}
+		emit(v, value, PH_EDGE_ATTRIBUTE, 0, name);
+	}
+}
+
+static void walk_instance_dict(struct ph_referent_visitor *v, uint64_t obj,
+			       const struct ph_type_entry *type)
+{
+	const struct ph_target *t = v->t;
+	const struct ph_layout *l = t->layout;
+	uint64_t flags = type->flags;
+	if (flags & PH_TPFLAGS_MANAGED_DICT) {
+		uint64_t word;
+		if (!ph_read_u64(t, obj - 3 * 8, &word)) {
+			v->truncated = true;
+			return;
+		}
+		if (l->dict_values_values != PH_ABSENT && t->version_minor >= 13) {
+			/* 3.13+: obj[-3] is the dict; values may live inline */
+			if (word) {
+				emit(v, word, PH_EDGE_ATTRIBUTE, 0, "__dict__");
+				return;
+			}
+			if (flags & PH_TPFLAGS_INLINE_VALUES) {
+				uint64_t values = obj + type->basicsize;
+				uint8_t header[4];
+				if (ph_read(t, values, header, 4) && header[3] /* valid */)
+					walk_values(v, type->address, values + l->dict_values_values,
+						    header[1] /* size */);
+			}
+			return;
+		}
+		if (t->version_minor == 12) {
+			/* PyDictOrValues: bit 0 set means values pointer - 1 */
+			if (word & 1)
+				walk_values(v, type->address, (word + 1) + l->dict_values_values, -1);
+			else
+				emit(v, word, PH_EDGE_ATTRIBUTE, 0, "__dict__");
+			return;
+		}
+		/* 3.11: obj[-3] dict, obj[-4] values */
+		if (word) {
+			emit(v, word, PH_EDGE_ATTRIBUTE, 0, "__dict__");
+			return;
+		}
+		uint64_t values;
+		if (ph_read_u64(t, obj - 4 * 8, &values) && values)
+			walk_values(v, type->address, values + l->dict_values_values, -1);
+		return;
+	}
+	int64_t dictoffset;
+	if (!ph_read_i64(t, type->address + l->tp_dictoffset, &dictoffset) || dictoffset == 0)
+		return;
+	if (dictoffset < 0) {
+		int64_t ob_size = 0;
+		if (type->itemsize)
+			ph_read_i64(t, obj + l->ob_size, &ob_size);
+		uint64_t n = (uint64_t)(ob_size < 0 ? -ob_size : ob_size);
+		uint64_t size = (type->basicsize + n * type->itemsize + 7) & ~(uint64_t)7;
+		dictoffset += (int64_t)size;
+	}
+	emit_member(v, obj, (uint64_t)dictoffset, "__dict__");
+}
+
+void ph_walk_instance(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type)
+{
+	const struct ph_target *t = v->t;
+	/* slots of every Python class on the chain */
+	uint64_t cls = type->address;
+	for (int depth = 0; cls && depth < 64; depth++) {
+		uint64_t traverse;
+		if (!ph_read_u64(t, cls + t->layout->tp_traverse, &traverse) ||
+		    traverse != t->subtype_traverse)
+			break;
+		walk_slots(v, obj, cls);
+		if (!ph_read_u64(t, cls + t->layout->tp_base, &cls))
+			break;
+	}
+	walk_instance_dict(v, obj, type);
+	emit(v, type->address, PH_EDGE_TYPE, 0, NULL);
+	ph_walk_family(v, obj, type, type->base_ref_family);
+}

@@ -1,0 +1,165 @@
+/* Families described by their struct's object members (function, cell,
+ * method, module, exception, traceback, weakref, classmethod, property,
+ * type, code), the conservative scan, and the dispatch by family. */
+#include <string.h>
+
+#include "family.h"
+
+/* Python-level names for C members, where Python has one. */
+static const char *const python_names[][2] = {
+    {"func_globals", "__globals__"},   {"func_closure", "__closure__"},
+    {"func_defaults", "__defaults__"}, {"func_kwdefaults", "__kwdefaults__"},
+    {"func_dict", "__dict__"},         {"func_code", "__code__"},
+    {"func_module", "__module__"},     {"func_name", "__name__"},
+    {"func_qualname", "__qualname__"}, {"func_doc", "__doc__"},
+    {"func_annotations", "__annotations__"}, {"func_builtins", "__builtins__"},
+    {"func_typeparams", "__type_params__"}, {"func_annotate", "__annotate__"},
+    {"im_func", "__func__"},           {"im_self", "__self__"},
+    {"ob_ref", "cell_contents"},       {"md_dict", "__dict__"},
+    {"traceback", "__traceback__"},    {"context", "__context__"},
+    {"cause", "__cause__"},            {"notes", "__notes__"},
+    {"dict", "__dict__"},              {"tp_dict", "__dict__"},
+    {"tp_mro", "__mro__"},             {"tp_bases", "__bases__"},
+    {"tp_base", "__base__"},           {"ht_qualname", "__qualname__"},
+    {"ht_name", "__name__"},           {"ht_module", "__module__ object"},
+    {"cm_callable", "__func__"},       {"cm_dict", "__dict__"},
+    {"prop_get", "fget"},              {"prop_set", "fset"},
+    {"prop_del", "fdel"},              {"prop_doc", "__doc__"},
+    {"prop_name", "__name__"},         {"wr_callback", "__callback__"},
+};
+
+static const char *python_name(const char *member)
+{
+	for (size_t i = 0; i < sizeof(python_names) / sizeof(python_names[0]); i++)
+		if (strcmp(python_names[i][0], member) == 0)
+			return python_names[i][1];
+	return member;
+}
+
+static bool skipped(const char *name, const char *const *skip)
+{
+	for (; skip && *skip; skip++)
+		if (strcmp(*skip, name) == 0)
+			return true;
+	return false;
+}
+
+void ph_emit_object_members(struct ph_referent_visitor *v, uint64_t obj,
+			    const struct ph_object_members *members, const char *const *skip)
+{
+	for (unsigned i = 0; i < members->count; i++) {
+		const char *name = members->names[i];
+		/* weak references and the object header never keep anything alive */
+		if (strstr(name, "weakreflist") || strcmp(name, "ob_type") == 0 ||
+		    skipped(name, skip))
+			continue;
+		emit_member(v, obj, members->offsets[i], python_name(name));
+	}
+}
+
+/* Words in [from, to) that point at a known tracked object. */
+void ph_walk_conservative(struct ph_referent_visitor *v, uint64_t obj, uint64_t from, uint64_t to)
+{
+	if (!v->is_known_object || to <= from || to - from > (1u << 20))
+		return;
+	uint64_t words[512];
+	for (uint64_t at = from; at < to; at += sizeof(words)) {
+		uint64_t len = to - at < sizeof(words) ? to - at : sizeof(words);
+		len &= ~(uint64_t)7;
+		if (!len || !ph_read(v->t, obj + at, words, (size_t)len))
+			return;
+		for (uint64_t i = 0; i < len / 8; i++)
+			if (words[i] && words[i] != obj && v->is_known_object(v, words[i]))
+				emit(v, words[i], PH_EDGE_CONSERVATIVE, at + i * 8, NULL);
+	}
+}
+
+void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type,
+		    int family)
+{
+	const struct ph_ref_layout *r = v->t->layout->refs;
+	static const char *const function_skip[] = {"func_weakreflist", NULL};
+	static const char *const type_skip[] = {"tp_subclasses", "tp_weaklist", "ht_slots",
+						"tp_cache", NULL};
+	static const char *const heaptype_skip[] = {"ht_slots", "ht_name", "ht_qualname", NULL};
+	static const char *const weakref_skip[] = {"wr_object", "wr_prev", "wr_next", NULL};
+	switch ((enum ph_ref_family)family) {
+	case PH_REF_NONE:
+		return;
+	case PH_REF_DICT:
+		ph_walk_dict(v, obj);
+		return;
+	case PH_REF_LIST:
+		ph_walk_sequence(v, obj, true);
+		return;
+	case PH_REF_TUPLE:
+		ph_walk_sequence(v, obj, false);
+		return;
+	case PH_REF_SET:
+		ph_walk_set(v, obj);
+		return;
+	case PH_REF_FUNCTION:
+		ph_emit_object_members(v, obj, &r->function, function_skip);
+		return;
+	case PH_REF_CELL:
+		ph_emit_object_members(v, obj, &r->cell, NULL);
+		return;
+	case PH_REF_METHOD:
+		ph_emit_object_members(v, obj, &r->method, NULL);
+		return;
+	case PH_REF_MODULE:
+		ph_emit_object_members(v, obj, &r->module, NULL);
+		return;
+	case PH_REF_EXCEPTION:
+		ph_emit_object_members(v, obj, &r->exception, NULL);
+		if (type && type->basicsize > r->exception.struct_size && type->ref_family != PH_REF_INSTANCE)
+			ph_walk_conservative(v, obj, r->exception.struct_size, type->basicsize);
+		return;
+	case PH_REF_TRACEBACK:
+		ph_emit_object_members(v, obj, &r->traceback, NULL);
+		return;
+	case PH_REF_WEAKREF:
+		ph_emit_object_members(v, obj, &r->weakref, weakref_skip);
+		return;
+	case PH_REF_CLASSMETHOD:
+		ph_emit_object_members(v, obj, &r->classmethod, NULL);
+		return;
+	case PH_REF_PROPERTY:
+		ph_emit_object_members(v, obj, &r->property, NULL);
+		return;
+	case PH_REF_TYPE: {
+		/* type_traverse: the PyTypeObject part, and for heap types the
+		 * PyHeapTypeObject part (ht_module); names and __slots__ are
+		 * strings, subclasses weak references */
+		ph_emit_object_members(v, obj, &r->type, type_skip);
+		uint64_t flags;
+		if (ph_read_type_flags(v->t, obj, &flags) && (flags & PH_TPFLAGS_HEAPTYPE))
+			ph_emit_object_members(v, obj, &r->heaptype, heaptype_skip);
+		return;
+	}
+	case PH_REF_CODE:
+		ph_emit_object_members(v, obj, &r->code, NULL);
+		return;
+	case PH_REF_FRAME:
+		ph_walk_frame_object(v, obj);
+		return;
+	case PH_REF_GENERATOR:
+		ph_walk_generator(v, obj);
+		return;
+	case PH_REF_INSTANCE:
+		if (type)
+			ph_walk_instance(v, obj, type);
+		return;
+	case PH_REF_CONSERVATIVE:
+		if (type)
+			ph_walk_conservative(v, obj, 16, type->basicsize);
+		return;
+	case PH_REF_FAMILY_COUNT:
+		return;
+	}
+}
+
+void ph_referents_visit(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type)
+{
+	ph_walk_family(v, obj, type, type->ref_family);
+}

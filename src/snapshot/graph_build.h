@@ -1,0 +1,22 @@
+/* Builds the reference graph while the target is stopped. */
+#ifndef PYHEAP_GRAPH_BUILD_H
+#define PYHEAP_GRAPH_BUILD_H
+
+#include "pyheap/graph.h"
+#include "pyheap/target.h"
+#include "pyheap/type_table.h"
+
+struct ph_graph_builder {
+	const struct ph_target *t;
+	struct ph_type_table *types;
+	struct ph_graph *graph;
+	bool out_of_memory;
+	uint64_t invalid_referents; /* pointers that did not lead to an object */
+};
+
+/* Registers one GC-tracked object (called from the GC walk). */
+bool ph_graph_add_tracked(struct ph_graph_builder *b, uint64_t object, uint32_t type_entry);
+/* Adds the roots, walks every node's referents, marks reachability. */
+bool ph_graph_build(struct ph_graph_builder *b);
+
+#endif
