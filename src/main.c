@@ -10,6 +10,7 @@ static const char main_usage[] =
     "\n"
     "Commands:\n"
     "  snap PID       snapshot a running CPython process's heap as JSON\n"
+    "  chain          who keeps objects of a type alive: the shortest chain from a root\n"
     "\n"
     "Run 'pyheap <command> --help' for a command's options.\n"
     "\n"
@@ -32,7 +33,8 @@ static const char main_usage[] =
     "  10  the heap never reached a consistent state (collection always running,\n"
     "      or corrupt lists)\n"
     "  11  writing the output failed\n"
-    "  12  an input file is not a valid pyheap file\n";
+    "  12  an input file is not a valid pyheap file\n"
+    "  13  nothing matched (chain: no object of that type or address)\n";
 
 int ph_report_error(struct ph_error *err)
 {
@@ -60,6 +62,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(command, "snap") == 0)
 		return cmd_snap(argc - 1, argv + 1);
+	if (strcmp(command, "chain") == 0)
+		return cmd_chain(argc - 1, argv + 1);
 	fprintf(stderr, "pyheap: '%s' is not a command\n\n%s", command, main_usage);
 	return PH_EXIT_USAGE;
 }

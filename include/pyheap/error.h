@@ -21,6 +21,7 @@ enum ph_exit {
 	PH_EXIT_INCONSISTENT = 10, /* the heap never settled (GC running, corruption) */
 	PH_EXIT_OUTPUT = 11,       /* writing the output failed */
 	PH_EXIT_BAD_INPUT = 12,    /* an input file is not what it should be */
+	PH_EXIT_NO_MATCH = 13,     /* a query matched nothing */
 };
 
 struct ph_error {

@@ -34,6 +34,7 @@ enum ph_node_flags {
 	PH_NODE_REACHABLE = 4,   /* reachable from a root */
 	PH_NODE_PSEUDO = 8,      /* not an object: an interpreter frame (3.11+) */
 	PH_NODE_TRUNCATED = 16,  /* its referents could not all be read */
+	PH_NODE_CONSERVATIVE = 32, /* some referents found by scanning its memory */
 };
 
 enum ph_root_kind {

@@ -82,6 +82,7 @@ struct ph_layout {
 	uint64_t list_items;  /* PyListObject.ob_item (a pointer) */
 	uint64_t tuple_items; /* PyTupleObject.ob_item (inline) */
 	uint64_t set_mask, set_table, setentry_size, setentry_key;
+	uint64_t bytes_sval; /* PyBytesObject.ob_sval */
 
 	/* sys.getsizeof families, filled by the sizeof resolver */
 	struct ph_sizeof_layout *sizes;

@@ -42,6 +42,8 @@ struct ph_referent_visitor {
 		     uint64_t number, const char *name);
 	/* Set when some referents could not be read (corrupt or racing memory). */
 	bool truncated;
+	/* Set when the conservative scan was used. */
+	bool conservative;
 	/* Known tracked objects, for the conservative scan. */
 	bool (*is_known_object)(struct ph_referent_visitor *v, uint64_t address);
 };

@@ -23,6 +23,11 @@ struct ph_target {
 	uint64_t unicode_type;  /* address of PyUnicode_Type */
 	uint64_t dict_type;     /* address of PyDict_Type */
 	int version_minor;      /* 8 for 3.8, ...; 0 until known */
+	int version_micro;
+	/* gh-130327 (3.14.4+): a managed dict is always traversed, and a dict
+	 * always visits its values, even when they are an object's inline values */
+	bool always_traverse_managed_dict;
+	uint64_t async_gen_type;   /* PyAsyncGen_Type */
 	uint64_t family_types[32]; /* sizeof families' base types, by enum ph_size_family */
 	uint64_t ref_types[32];    /* referent families' base types, by enum ph_ref_family */
 	uint64_t subtype_traverse; /* the tp_traverse of Python classes, or 0 */

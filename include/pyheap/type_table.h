@@ -14,6 +14,7 @@ struct ph_type_entry {
 	int ref_family;      /* enum ph_ref_family */
 	int base_ref_family; /* for instances of Python classes: the C base's family */
 	bool python_class;   /* tp_traverse is subtype_traverse */
+	uint64_t solid_base; /* Python classes: the first base that is not one */
 	uint64_t count;
 	uint64_t total_size;
 	uint32_t name_string; /* interned in the graph's strings, or PH_NO_STRING */

@@ -6,6 +6,7 @@
 #include "pyheap/error.h"
 
 int cmd_snap(int argc, char **argv);
+int cmd_chain(int argc, char **argv);
 
 /* Prints "pyheap: <message>" to stderr and returns its exit code. */
 int ph_report_error(struct ph_error *err);

@@ -249,6 +249,7 @@ struct ph_error *ph_layout_resolve(struct ph_image *image, struct ph_layout **ou
 	layout->set_table = member(&r, "PySetObject", "table", true);
 	layout->setentry_size = size_of(&r, "setentry", true);
 	layout->setentry_key = member(&r, "setentry", "key", true);
+	layout->bytes_sval = member(&r, "PyBytesObject", "ob_sval", false);
 	if (!r.err)
 		r.err = ph_sizeof_layout_resolve(r.index, &layout->sizes);
 	if (!r.err)

@@ -116,6 +116,74 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	r->tstate_cframe = offset_of(index, "PyThreadState", "cframe");
 	r->cframe_current_frame = offset_of(index, "_PyCFrame", "current_frame");
 	r->tstate_current_frame = offset_of(index, "PyThreadState", "current_frame");
+	r->co_nlocals = offset_of(index, "PyCodeObject", "co_nlocals");
+	r->co_varnames = offset_of(index, "PyCodeObject", "co_varnames");
+	r->co_cellvars = offset_of(index, "PyCodeObject", "co_cellvars");
+	r->co_freevars = offset_of(index, "PyCodeObject", "co_freevars");
+	r->co_nlocalsplus = offset_of(index, "PyCodeObject", "co_nlocalsplus");
+	r->co_localsplusnames = offset_of(index, "PyCodeObject", "co_localsplusnames");
+	r->co_localspluskinds = offset_of(index, "PyCodeObject", "co_localspluskinds");
+	r->co_name = offset_of(index, "PyCodeObject", "co_name");
+	r->co_qualname = offset_of(index, "PyCodeObject", "co_qualname");
+	r->co_filename = offset_of(index, "PyCodeObject", "co_filename");
+	r->co_firstlineno = offset_of(index, "PyCodeObject", "co_firstlineno");
+	r->co_lnotab = offset_of(index, "PyCodeObject", "co_lnotab");
+	r->co_linetable = offset_of(index, "PyCodeObject", "co_linetable");
+	r->co_code = offset_of(index, "PyCodeObject", "co_code");
+	r->co_code_adaptive = offset_of(index, "PyCodeObject", "co_code_adaptive");
+
+	r->f_back = offset_of(index, "PyFrameObject", "f_back");
+	r->f_code = offset_of(index, "PyFrameObject", "f_code");
+	r->f_localsplus = offset_of(index, "PyFrameObject", "f_localsplus");
+	r->f_valuestack = offset_of(index, "PyFrameObject", "f_valuestack");
+	r->f_stacktop = offset_of(index, "PyFrameObject", "f_stacktop");
+	r->f_stackdepth = offset_of(index, "PyFrameObject", "f_stackdepth");
+	r->f_lasti = offset_of(index, "PyFrameObject", "f_lasti");
+	r->f_lineno = offset_of(index, "PyFrameObject", "f_lineno");
+	r->f_frame = offset_of(index, "PyFrameObject", "f_frame");
+	r->f_frame_data = offset_of(index, "PyFrameObject", "_f_frame_data");
+
+	r->iframe_code = offset_of(index, "_PyInterpreterFrame", "f_code");
+	if (r->iframe_code == PH_ABSENT) {
+		r->iframe_code = offset_of(index, "_PyInterpreterFrame", "f_executable");
+		Dwarf_Die frame;
+		struct ph_member m;
+		if (ph_type_index_lookup(index, "_PyInterpreterFrame", &frame) &&
+		    ph_dwarf_member(&frame, "f_executable", &m))
+			r->iframe_code_tagged = dwarf_tag(&m.type) != DW_TAG_pointer_type;
+	}
+	r->iframe_funcobj = offset_of(index, "_PyInterpreterFrame", "f_funcobj");
+	if (r->iframe_funcobj == PH_ABSENT)
+		r->iframe_funcobj = offset_of(index, "_PyInterpreterFrame", "f_func");
+	r->iframe_globals = offset_of(index, "_PyInterpreterFrame", "f_globals");
+	r->iframe_builtins = offset_of(index, "_PyInterpreterFrame", "f_builtins");
+	r->iframe_locals = offset_of(index, "_PyInterpreterFrame", "f_locals");
+	r->iframe_frame_obj = offset_of(index, "_PyInterpreterFrame", "frame_obj");
+	r->iframe_previous = offset_of(index, "_PyInterpreterFrame", "previous");
+	r->iframe_owner = offset_of(index, "_PyInterpreterFrame", "owner");
+	r->iframe_localsplus = offset_of(index, "_PyInterpreterFrame", "localsplus");
+	r->iframe_stacktop = offset_of(index, "_PyInterpreterFrame", "stacktop");
+	r->iframe_stackpointer = offset_of(index, "_PyInterpreterFrame", "stackpointer");
+	r->iframe_instr = offset_of(index, "_PyInterpreterFrame", "prev_instr");
+	r->iframe_instr_is_prev = r->iframe_instr != PH_ABSENT;
+	if (r->iframe_instr == PH_ABSENT)
+		r->iframe_instr = offset_of(index, "_PyInterpreterFrame", "instr_ptr");
+
+	r->gen_frame = offset_of(index, "PyGenObject", "gi_frame");
+	r->gen_iframe = offset_of(index, "PyGenObject", "gi_iframe");
+	r->gen_frame_state = offset_of(index, "PyGenObject", "gi_frame_state");
+	r->gen_exc_value = offset_of(index, "PyGenObject", "gi_exc_state.exc_value");
+	r->gen_exc_type = offset_of(index, "PyGenObject", "gi_exc_state.exc_type");
+	r->gen_exc_traceback = offset_of(index, "PyGenObject", "gi_exc_state.exc_traceback");
+	r->asyncgen_finalizer = offset_of(index, "PyAsyncGenObject", "ag_origin_or_finalizer");
+	if (r->asyncgen_finalizer == PH_ABSENT)
+		r->asyncgen_finalizer = offset_of(index, "PyAsyncGenObject", "ag_finalizer");
+	r->co_firsttraceable = offset_of(index, "PyCodeObject", "_co_firsttraceable");
+	r->values_embedded = offset_of(index, "_dictvalues", "embedded");
+	r->values_valid = offset_of(index, "_dictvalues", "valid");
+	r->values_capacity = offset_of(index, "_dictvalues", "capacity");
+	r->values_size = offset_of(index, "_dictvalues", "size");
+	r->tstate_native_thread_id = offset_of(index, "PyThreadState", "native_thread_id");
 	*out = r;
 	return NULL;
 }

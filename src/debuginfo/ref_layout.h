@@ -5,6 +5,7 @@
 #ifndef PYHEAP_REF_LAYOUT_H
 #define PYHEAP_REF_LAYOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pyheap/error.h"
@@ -12,7 +13,7 @@
 #define PH_REF_WANTED_TYPES                                                                  \
 	"PyFunctionObject", "PyCellObject", "PyMethodObject", "PyModuleObject",             \
 	    "PyBaseExceptionObject", "PyTracebackObject", "PyMemberDef", "PyWeakReference",  \
-	    "classmethod", "propertyobject", "_PyCFrame", "PyThreadState"
+	    "classmethod", "propertyobject", "_PyCFrame", "PyThreadState", "PyAsyncGenObject"
 
 #define PH_MAX_OBJECT_MEMBERS 40
 
@@ -42,6 +43,35 @@ struct ph_ref_layout {
 	uint64_t tstate_cframe;        /* 3.11-3.12: _PyCFrame *cframe */
 	uint64_t cframe_current_frame; /* 3.11-3.12 */
 	uint64_t tstate_current_frame; /* 3.13+ */
+
+	/* code objects: names of locals, where they come from */
+	uint64_t co_nlocals, co_varnames, co_cellvars, co_freevars;   /* <= 3.10 */
+	uint64_t co_nlocalsplus, co_localsplusnames, co_localspluskinds; /* 3.11+ */
+	uint64_t co_name, co_qualname, co_filename, co_firstlineno;
+	uint64_t co_lnotab, co_linetable, co_code, co_code_adaptive;
+
+	/* frame objects */
+	uint64_t f_back, f_code, f_localsplus, f_valuestack, f_stacktop, f_stackdepth;
+	uint64_t f_lasti, f_lineno;   /* <= 3.10 */
+	uint64_t f_frame;            /* 3.11+: the _PyInterpreterFrame */
+	uint64_t f_frame_data;       /* 3.11+: _f_frame_data, the owned copy */
+	/* interpreter frames (3.11+) */
+	uint64_t iframe_code;        /* f_code or f_executable */
+	bool iframe_code_tagged;     /* a _PyStackRef (3.14+) */
+	uint64_t iframe_funcobj, iframe_globals, iframe_builtins, iframe_locals, iframe_frame_obj;
+	uint64_t iframe_previous, iframe_owner, iframe_localsplus, iframe_stacktop,
+	    iframe_stackpointer, iframe_instr;
+	bool iframe_instr_is_prev; /* prev_instr (3.11-3.12) vs instr_ptr (3.13+) */
+	/* generators */
+	uint64_t gen_frame;        /* <= 3.10: gi_frame */
+	uint64_t gen_iframe;       /* 3.11+: gi_iframe */
+	uint64_t gen_frame_state;  /* 3.11+ */
+	uint64_t gen_exc_value, gen_exc_type, gen_exc_traceback;
+	uint64_t asyncgen_finalizer; /* ag_finalizer / ag_origin_or_finalizer */
+	uint64_t co_firsttraceable;  /* 3.11+: _co_firsttraceable */
+	/* dict values (3.13+) */
+	uint64_t values_embedded, values_valid, values_capacity, values_size;
+	uint64_t tstate_native_thread_id;
 };
 
 struct ph_type_index;

@@ -61,6 +61,16 @@ static bool visit_entry(void *ctx, uint64_t key, uint64_t value)
 
 void ph_walk_dict(struct ph_referent_visitor *v, uint64_t obj)
 {
+	const struct ph_target *t = v->t;
+	const struct ph_ref_layout *r = t->layout->refs;
+	/* Before gh-130327 (3.13, 3.14.0-3.14.3) a dict whose values are an
+	 * object's inline values visits none of them: the object does. */
+	uint64_t values;
+	uint8_t embedded;
+	if (!t->always_traverse_managed_dict && r->values_embedded != PH_ABSENT &&
+	    ph_read_u64(t, obj + t->layout->ma_values, &values) && values &&
+	    ph_read_u8(t, values + r->values_embedded, &embedded) && embedded)
+		return;
 	struct dict_walk walk = {v};
 	if (!ph_dict_foreach(v->t, obj, visit_entry, &walk))
 		v->truncated = true;

@@ -98,6 +98,7 @@ void ph_referents_classify(const struct ph_target *t, struct ph_type_entry *entr
 			return;
 		if (!is_python_class(t, type)) {
 			entry->base_ref_family = family_of_c_type(t, type);
+			entry->solid_base = type;
 			return;
 		}
 	}

@@ -57,11 +57,21 @@ void ph_emit_object_members(struct ph_referent_visitor *v, uint64_t obj,
 	}
 }
 
+void ph_emit_only_members(struct ph_referent_visitor *v, uint64_t obj,
+			  const struct ph_object_members *members, const char *const *only)
+{
+	for (const char *const *name = only; *name; name++)
+		for (unsigned i = 0; i < members->count; i++)
+			if (strcmp(members->names[i], *name) == 0)
+				emit_member(v, obj, members->offsets[i], python_name(*name));
+}
+
 /* Words in [from, to) that point at a known tracked object. */
 void ph_walk_conservative(struct ph_referent_visitor *v, uint64_t obj, uint64_t from, uint64_t to)
 {
 	if (!v->is_known_object || to <= from || to - from > (1u << 20))
 		return;
+	v->conservative = true;
 	uint64_t words[512];
 	for (uint64_t at = from; at < to; at += sizeof(words)) {
 		uint64_t len = to - at < sizeof(words) ? to - at : sizeof(words);
@@ -79,9 +89,6 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 {
 	const struct ph_ref_layout *r = v->t->layout->refs;
 	static const char *const function_skip[] = {"func_weakreflist", NULL};
-	static const char *const type_skip[] = {"tp_subclasses", "tp_weaklist", "ht_slots",
-						"tp_cache", NULL};
-	static const char *const heaptype_skip[] = {"ht_slots", "ht_name", "ht_qualname", NULL};
 	static const char *const weakref_skip[] = {"wr_object", "wr_prev", "wr_next", NULL};
 	switch ((enum ph_ref_family)family) {
 	case PH_REF_NONE:
@@ -107,9 +114,13 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 	case PH_REF_METHOD:
 		ph_emit_object_members(v, obj, &r->method, NULL);
 		return;
-	case PH_REF_MODULE:
-		ph_emit_object_members(v, obj, &r->module, NULL);
+	case PH_REF_MODULE: {
+		/* module_traverse: md_dict (and a C module's m_traverse, which
+		 * only the module's own code knows) */
+		static const char *const only[] = {"md_dict", NULL};
+		ph_emit_only_members(v, obj, &r->module, only);
 		return;
+	}
 	case PH_REF_EXCEPTION:
 		ph_emit_object_members(v, obj, &r->exception, NULL);
 		if (type && type->basicsize > r->exception.struct_size && type->ref_family != PH_REF_INSTANCE)
@@ -128,13 +139,15 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 		ph_emit_object_members(v, obj, &r->property, NULL);
 		return;
 	case PH_REF_TYPE: {
-		/* type_traverse: the PyTypeObject part, and for heap types the
-		 * PyHeapTypeObject part (ht_module); names and __slots__ are
-		 * strings, subclasses weak references */
-		ph_emit_object_members(v, obj, &r->type, type_skip);
+		/* type_traverse: names and __slots__ are strings, subclasses
+		 * weak references, so only these can be in a cycle */
+		static const char *const only[] = {"tp_dict", "tp_cache", "tp_mro", "tp_bases",
+						   "tp_base", NULL};
+		static const char *const heap_only[] = {"ht_module", NULL};
+		ph_emit_only_members(v, obj, &r->type, only);
 		uint64_t flags;
 		if (ph_read_type_flags(v->t, obj, &flags) && (flags & PH_TPFLAGS_HEAPTYPE))
-			ph_emit_object_members(v, obj, &r->heaptype, heaptype_skip);
+			ph_emit_only_members(v, obj, &r->heaptype, heap_only);
 		return;
 	}
 	case PH_REF_CODE:

@@ -163,7 +163,14 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 			int minor = 0;
 			if (ph_python_version(t, snap->python_version, sizeof(snap->python_version),
 					      &minor))
+			{
 				t->version_minor = minor;
+				unsigned major_v = 0, minor_v = 0, micro_v = 0;
+				sscanf(snap->python_version, "%u.%u.%u", &major_v, &minor_v, &micro_v);
+				t->version_micro = (int)micro_v;
+				t->always_traverse_managed_dict =
+				    minor > 14 || (minor == 14 && micro_v >= 4);
+			}
 		}
 		uint64_t dummy_pointer;
 		if (ph_image_symbol(t->image, "_PySet_Dummy", &dummy_pointer))
@@ -303,6 +310,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	ph_referents_bind_symbols(&t);
 	ph_image_symbol(image, "PyBaseObject_Type", &t.object_type);
 	ph_image_symbol(image, "PyLong_Type", &t.int_type);
+	ph_image_symbol(image, "PyAsyncGen_Type", &t.async_gen_type);
 
 	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
 	struct attempt_result result;

@@ -6,6 +6,12 @@
 #include "graph_build.h"
 #include "pyheap/referents.h"
 
+/* "function (file.py:line)" for a frame object or an interpreter frame. */
+bool ph_describe_frame(const struct ph_target *t, uint64_t frame_or_iframe, bool is_iframe,
+		       char *buf, size_t size);
+/* "function (file.py:line)" for a traceback entry. */
+bool ph_describe_traceback_line(const struct ph_target *t, uint64_t frame, int lineno, int lasti,
+				char *buf, size_t size);
 void ph_thread_frame_roots(struct ph_graph_builder *b, uint64_t interp);
 void ph_walk_pseudo_frame(struct ph_referent_visitor *v, struct ph_graph_builder *b, uint32_t node);
 

@@ -106,6 +106,20 @@ static void describe(struct ph_graph_builder *b, uint32_t index, const struct ph
 				    !ph_str_read(t, s, text, sizeof(text), &cut))
 					text[0] = '\0';
 			}
+	} else if (family == PH_REF_TRACEBACK) {
+		/* where the exception passed: the frame's function and tb_lineno */
+		uint64_t frame = 0;
+		int32_t lineno = -1, lasti = -1;
+		for (unsigned i = 0; i < r->traceback.count; i++)
+			if (strcmp(r->traceback.names[i], "tb_frame") == 0)
+				ph_read_u64(t, node->address + r->traceback.offsets[i], &frame);
+		ph_read(t, node->address + r->tb_lineno, &lineno, 4);
+		ph_read(t, node->address + r->tb_lasti, &lasti, 4);
+		if (!frame || !ph_describe_traceback_line(t, frame, lineno, lasti, text, sizeof(text)))
+			text[0] = '\0';
+	} else if (family == PH_REF_FRAME) {
+		if (!ph_describe_frame(t, node->address, false, text, sizeof(text)))
+			text[0] = '\0';
 	} else if (family == PH_REF_MODULE) {
 		uint64_t dict, name;
 		if (r->md_dict != PH_ABSENT && ph_read_u64(t, node->address + r->md_dict, &dict) &&
@@ -186,7 +200,7 @@ bool ph_graph_build(struct ph_graph_builder *b)
 {
 	struct ph_graph *g = b->graph;
 	add_roots(b);
-	struct ph_referent_visitor v = {b->t, b, on_edge, false, is_known};
+	struct ph_referent_visitor v = {b->t, b, on_edge, false, false, is_known};
 	for (uint32_t i = 0; i < g->node_count && !b->out_of_memory; i++) {
 		ph_graph_begin_edges(g, i);
 		struct ph_node *node = &g->nodes[i];
@@ -206,9 +220,12 @@ bool ph_graph_build(struct ph_graph_builder *b)
 		node->size = ph_sizeof_object(b->t, node->address, &type);
 		describe(b, i, &type);
 		v.truncated = false;
+		v.conservative = false;
 		ph_referents_visit(&v, g->nodes[i].address, &type);
 		if (v.truncated)
 			g->nodes[i].flags |= PH_NODE_TRUNCATED;
+		if (v.conservative)
+			g->nodes[i].flags |= PH_NODE_CONSERVATIVE;
 	}
 	if (b->out_of_memory || !ph_graph_finish_edges(g) || !ph_graph_mark_reachable(g))
 		return false;

@@ -1,0 +1,30 @@
+/* Reading a snapshot file without building a tree of the whole document:
+ * the file is mapped, the top level is scanned, small sections (target,
+ * capture, types) go to cJSON, and the graph's flat integer arrays are
+ * parsed straight into a struct ph_graph. Every count and index is
+ * checked: a snapshot is untrusted input. */
+#ifndef PYHEAP_SNAPSHOT_READER_H
+#define PYHEAP_SNAPSHOT_READER_H
+
+#include <cJSON.h>
+
+#include "pyheap/error.h"
+#include "pyheap/graph.h"
+
+struct ph_loaded_snapshot {
+	cJSON *target;  /* owned */
+	cJSON *capture; /* owned */
+	cJSON *types;   /* owned */
+	bool has_graph;
+	struct ph_graph graph;
+};
+
+/* Errors: PH_EXIT_BAD_INPUT for anything that is not a complete,
+ * consistent pyheap snapshot of format version 1 (the message says what
+ * and where), PH_EXIT_NO_PROCESS-like codes never. */
+struct ph_error *ph_snapshot_load(const char *path, struct ph_loaded_snapshot *out);
+/* The same from memory (used by the fuzz harness). */
+struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loaded_snapshot *out);
+void ph_snapshot_unload(struct ph_loaded_snapshot *snapshot);
+
+#endif
