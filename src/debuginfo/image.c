@@ -113,9 +113,35 @@ bool ph_image_symbol(const struct ph_image *image, const char *name, uint64_t *a
 	struct ph_symbol key = {name, 0, 0};
 	const struct ph_symbol *found = bsearch(&key, image->symbols, image->symbol_count,
 						sizeof(*image->symbols), compare_symbols);
-	if (!found)
+	if (found) {
+		*address = found->address;
+		return true;
+	}
+	/* LTO and GCC clones rename static functions: "subtype_traverse.lto_priv.0",
+	 * "x.isra.0", "x.constprop.0". Accept one such name if it is unique. */
+	size_t len = strlen(name);
+	size_t lo = 0, hi = image->symbol_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(image->symbols[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct ph_symbol *match = NULL;
+	for (size_t i = lo; i < image->symbol_count; i++) {
+		const char *candidate = image->symbols[i].name;
+		if (strncmp(candidate, name, len) != 0)
+			break;
+		if (candidate[len] != '.')
+			continue;
+		if (match && match->address != image->symbols[i].address)
+			return false; /* ambiguous */
+		match = &image->symbols[i];
+	}
+	if (!match)
 		return false;
-	*address = found->address;
+	*address = match->address;
 	return true;
 }
 

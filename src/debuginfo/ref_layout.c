@@ -7,8 +7,11 @@
 #include "pyheap/dwarf_types.h"
 #include "pyheap/layout.h"
 
+static struct ph_type_index *current_index;
+
 /* Whether a struct is a Python object: struct _object itself, or a struct
- * whose first member is an ob_base that is one. */
+ * whose first member is an ob_base that is one. A unit may hold only a
+ * declaration (struct _frame in traceback.c): look it up by its tag. */
 static bool is_object_struct(Dwarf_Die *die, int depth)
 {
 	if (depth > 6)
@@ -20,6 +23,12 @@ static bool is_object_struct(Dwarf_Die *die, int depth)
 	const char *name = dwarf_diename(&type);
 	if (name && strcmp(name, "_object") == 0)
 		return true;
+	if (dwarf_hasattr(&type, DW_AT_declaration)) {
+		Dwarf_Die complete;
+		if (!name || !current_index || !ph_type_index_lookup(current_index, name, &complete))
+			return false;
+		type = complete;
+	}
 	struct ph_member base;
 	if (!ph_dwarf_member(&type, "ob_base", &base) || base.offset != 0)
 		return false;
@@ -74,6 +83,7 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	struct ph_ref_layout *r = calloc(1, sizeof(*r));
 	if (!r)
 		return &ph_error_out_of_memory;
+	current_index = index;
 	collect(index, "PyFunctionObject", &r->function);
 	collect(index, "PyCellObject", &r->cell);
 	collect(index, "PyMethodObject", &r->method);
@@ -89,6 +99,7 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	collect(index, "PyFrameObject", &r->frame_object);
 	collect(index, "PyGenObject", &r->generator);
 	collect(index, "_PyInterpreterFrame", &r->iframe);
+	current_index = NULL;
 
 	Dwarf_Die die;
 	r->member_size = PH_ABSENT;
@@ -184,6 +195,10 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	r->values_capacity = offset_of(index, "_dictvalues", "capacity");
 	r->values_size = offset_of(index, "_dictvalues", "size");
 	r->tstate_native_thread_id = offset_of(index, "PyThreadState", "native_thread_id");
+	r->md_def = offset_of(index, "PyModuleObject", "md_def");
+	r->md_state = offset_of(index, "PyModuleObject", "md_state");
+	r->def_m_size = offset_of(index, "PyModuleDef", "m_size");
+	r->def_m_traverse = offset_of(index, "PyModuleDef", "m_traverse");
 	*out = r;
 	return NULL;
 }

@@ -13,7 +13,9 @@
 #define PH_REF_WANTED_TYPES                                                                  \
 	"PyFunctionObject", "PyCellObject", "PyMethodObject", "PyModuleObject",             \
 	    "PyBaseExceptionObject", "PyTracebackObject", "PyMemberDef", "PyWeakReference",  \
-	    "classmethod", "propertyobject", "_PyCFrame", "PyThreadState", "PyAsyncGenObject"
+	    "classmethod", "propertyobject", "_PyCFrame", "PyThreadState", "PyAsyncGenObject", \
+	    "PyModuleDef", "_frame", "_typeobject", "_object", "_longobject", "_dictobject",      \
+	    "_traceback", "_PyInterpreterFrame"
 
 #define PH_MAX_OBJECT_MEMBERS 40
 
@@ -72,6 +74,8 @@ struct ph_ref_layout {
 	/* dict values (3.13+) */
 	uint64_t values_embedded, values_valid, values_capacity, values_size;
 	uint64_t tstate_native_thread_id;
+	/* extension modules' state, which their m_traverse visits */
+	uint64_t md_def, md_state, def_m_size, def_m_traverse;
 };
 
 struct ph_type_index;

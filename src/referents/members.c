@@ -66,6 +66,23 @@ void ph_emit_only_members(struct ph_referent_visitor *v, uint64_t obj,
 				emit_member(v, obj, members->offsets[i], python_name(*name));
 }
 
+/* An extension module's m_traverse visits what its state holds: scan it. */
+static void walk_module_state(struct ph_referent_visitor *v, uint64_t obj)
+{
+	const struct ph_target *t = v->t;
+	const struct ph_ref_layout *r = t->layout->refs;
+	uint64_t def, state, traverse;
+	int64_t size;
+	if (r->md_def == PH_ABSENT || r->md_state == PH_ABSENT || r->def_m_size == PH_ABSENT ||
+	    r->def_m_traverse == PH_ABSENT || !ph_read_u64(t, obj + r->md_def, &def) || !def ||
+	    !ph_read_u64(t, def + r->def_m_traverse, &traverse) || !traverse ||
+	    !ph_read_i64(t, def + r->def_m_size, &size) || size <= 0 ||
+	    !ph_read_u64(t, obj + r->md_state, &state) || !state)
+		return;
+	/* offsets in labels are relative to the state, shown from the module */
+	ph_walk_conservative(v, state, 0, (uint64_t)size);
+}
+
 /* Words in [from, to) that point at a known tracked object. */
 void ph_walk_conservative(struct ph_referent_visitor *v, uint64_t obj, uint64_t from, uint64_t to)
 {
@@ -79,7 +96,7 @@ void ph_walk_conservative(struct ph_referent_visitor *v, uint64_t obj, uint64_t 
 		if (!len || !ph_read(v->t, obj + at, words, (size_t)len))
 			return;
 		for (uint64_t i = 0; i < len / 8; i++)
-			if (words[i] && words[i] != obj && v->is_known_object(v, words[i]))
+			if (words[i] && v->is_known_object(v, words[i]))
 				emit(v, words[i], PH_EDGE_CONSERVATIVE, at + i * 8, NULL);
 	}
 }
@@ -118,6 +135,7 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 		/* module_traverse: md_dict (and a C module's m_traverse, which
 		 * only the module's own code knows) */
 		static const char *const only[] = {"md_dict", NULL};
+		walk_module_state(v, obj);
 		ph_emit_only_members(v, obj, &r->module, only);
 		return;
 	}
@@ -164,8 +182,12 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 			ph_walk_instance(v, obj, type);
 		return;
 	case PH_REF_CONSERVATIVE:
-		if (type)
+		if (type) {
+			/* since 3.9 a heap type's traverse must visit the type */
+			if ((type->flags & PH_TPFLAGS_HEAPTYPE) && v->t->version_minor >= 9)
+				emit(v, type->address, PH_EDGE_TYPE, 0, NULL);
 			ph_walk_conservative(v, obj, 16, type->basicsize);
+		}
 		return;
 	case PH_REF_FAMILY_COUNT:
 		return;
