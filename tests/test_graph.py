@@ -109,6 +109,7 @@ def run_case(results, label, python, name, script, env, chain_type):
             else:
                 results.ok(case + " referents of %d objects of unmodelled C types (conservative scan)" % loose_total)
         check_chains(results, case, fixture, path, expected, chain_type)
+        check_exceptions(results, case, fixture, snap)
         results.check(case + " target finished normally", fixture.release() == 0, fixture.error_text())
     finally:
         fixture.close()
@@ -152,6 +153,31 @@ def check_chains(results, case, fixture, path, referents, chain_type):
             "pyheap %d hops from a %s root, oracle %d; hops the oracle does not know: %s"
             % (length, chain["root"], depth, bad_hops[:3]),
         )
+
+
+def check_exceptions(results, case, fixture, snap):
+    """Every live exception, with its traceback entry by entry."""
+    want = fixture.oracle.get("exceptions", {})
+    got = {}
+    for e in snap.get("exceptions", []):
+        got[e["address"]] = (e["traceback_length"],
+                             ";".join("%s:%s" % (t["function"], t["line"] if t["line"] >= 0 else None)
+                                      for t in e["traceback"]))
+    bad = []
+    for key, entries in want.items():
+        addr = int(key)
+        expected_len = len(entries.split(";")) if entries else 0
+        if addr not in got:
+            bad.append("exception at 0x%x missing from the snapshot" % addr)
+        elif got[addr] != (expected_len, entries):
+            bad.append("exception at 0x%x: pyheap %d entries %s..., oracle %d entries %s..."
+                       % (addr, got[addr][0], got[addr][1][:80], expected_len, entries[:80]))
+    longest = max([len(v.split(";")) for v in want.values() if v] or [0])
+    results.check(
+        case + " exceptions section: %d exceptions, tracebacks up to %d entries" % (len(want), longest),
+        not bad and len(got) == len(want),
+        "%d of %d differ (snapshot lists %d):\n%s" % (len(bad), len(want), len(got), "\n".join(bad[:5])),
+    )
 
 
 def main():

@@ -35,6 +35,7 @@ enum ph_node_flags {
 	PH_NODE_PSEUDO = 8,      /* not an object: an interpreter frame (3.11+) */
 	PH_NODE_TRUNCATED = 16,  /* its referents could not all be read */
 	PH_NODE_CONSERVATIVE = 32, /* some referents found by scanning its memory */
+	PH_NODE_EXCEPTION = 64,  /* an exception object (BaseException or a subclass) */
 };
 
 enum ph_root_kind {
@@ -69,6 +70,15 @@ struct ph_root {
 	uint32_t name; /* string index or PH_NO_STRING */
 };
 
+/* Where a traceback entry points: recorded while the target is stopped,
+ * for the snapshot's exceptions section. */
+struct ph_traceback_info {
+	uint32_t node;
+	uint32_t function; /* string index */
+	uint32_t file;     /* string index */
+	int32_t line;      /* -1 when unknown */
+};
+
 struct ph_strings {
 	char **items;
 	uint32_t count, capacity;
@@ -85,6 +95,8 @@ struct ph_graph {
 	struct ph_root *roots;
 	uint32_t root_count, root_capacity;
 	struct ph_strings strings;
+	struct ph_traceback_info *tracebacks; /* sorted by node */
+	uint32_t traceback_count, traceback_capacity;
 	/* address -> node index + 1 */
 	uint32_t *index_slots;
 	size_t index_slot_count;

@@ -185,12 +185,35 @@ int64_t ph_chain_of(const struct ph_graph *g, const struct ph_paths *paths, uint
 	return hops;
 }
 
+struct hop_text {
+	char node[600];
+	char edge[300];
+};
+
+static bool same_hop(const struct hop_text *a, const struct hop_text *b)
+{
+	return strcmp(a->node, b->node) == 0 && strcmp(a->edge, b->edge) == 0;
+}
+
+/* How many times the block of `period` hops at i repeats back to back. */
+static int64_t repeats(const struct hop_text *hops, int64_t count, int64_t i, int64_t period)
+{
+	int64_t n = 1;
+	while (i + (n + 1) * period <= count) {
+		for (int64_t k = 0; k < period; k++)
+			if (!same_hop(&hops[i + k], &hops[i + n * period + k]))
+				return n;
+		n++;
+	}
+	return n;
+}
+
 void ph_chain_print(FILE *out, const struct ph_graph *g, const struct ph_paths *paths,
 		    uint32_t target)
 {
 	uint32_t *nodes;
 	uint64_t *edges;
-	char node_text[600], edge_text[300];
+	char node_text[600];
 	int64_t hops = ph_chain_of(g, paths, target, &nodes, &edges);
 	ph_describe_node(g, target, node_text, sizeof(node_text));
 	if (hops < 0) {
@@ -199,31 +222,44 @@ void ph_chain_print(FILE *out, const struct ph_graph *g, const struct ph_paths *
 			node_text, (unsigned long long)g->nodes[target].address);
 		return;
 	}
+	struct hop_text *text = malloc(((size_t)hops + 1) * sizeof(*text));
+	if (!text) {
+		free(nodes);
+		free(edges);
+		return;
+	}
+	for (int64_t i = 0; i < hops; i++) {
+		ph_describe_node(g, nodes[i], text[i].node, sizeof(text[i].node));
+		ph_describe_edge(g, &g->edges[edges[i]], text[i].edge, sizeof(text[i].edge));
+	}
 	const struct ph_root *root = &g->roots[paths->root_of[nodes[0]]];
 	if (root->kind == PH_ROOT_THREAD_FRAME)
 		fprintf(out, "(%s) ", root->name < g->strings.count ? g->strings.items[root->name] : "thread");
 	else if (root->kind != PH_ROOT_MODULE)
 		fprintf(out, "(%s) ", root->kind == PH_ROOT_SYSDICT ? "sys.__dict__" : "builtins");
 	for (int64_t i = 0; i < hops;) {
-		ph_describe_node(g, nodes[i], node_text, sizeof(node_text));
-		ph_describe_edge(g, &g->edges[edges[i]], edge_text, sizeof(edge_text));
-		/* fold a run of hops that read the same */
-		int64_t run = 1;
-		while (i + run < hops) {
-			char next_node[600], next_edge[300];
-			ph_describe_node(g, nodes[i + run], next_node, sizeof(next_node));
-			ph_describe_edge(g, &g->edges[edges[i + run]], next_edge, sizeof(next_edge));
-			if (strcmp(next_node, node_text) || strcmp(next_edge, edge_text))
-				break;
-			run++;
+		/* fold the longest run of a repeating block of 1 to 4 hops */
+		int64_t best_period = 1, best_times = 1;
+		for (int64_t period = 1; period <= 4 && i + 2 * period <= hops; period++) {
+			int64_t times = repeats(text, hops, i, period);
+			if (times >= 2 && times * period > best_times * best_period) {
+				best_period = period;
+				best_times = times;
+			}
 		}
-		if (run > 1)
-			fprintf(out, "%s%-44s %s  x%lld\n", i ? "  -> " : "", node_text, edge_text,
-				(long long)run);
-		else
-			fprintf(out, "%s%-44s %s\n", i ? "  -> " : "", node_text, edge_text);
-		i += run;
+		for (int64_t k = 0; k < best_period; k++)
+			fprintf(out, "%s%-44s %s\n", i + k ? "  -> " : "", text[i + k].node,
+				text[i + k].edge);
+		if (best_times > 1) {
+			if (best_period == 1)
+				fprintf(out, "     ... (the hop above, x%lld in all)\n", (long long)best_times);
+			else
+				fprintf(out, "     ... (the %lld hops above, x%lld in all)\n",
+					(long long)best_period, (long long)best_times);
+		}
+		i += best_period * best_times;
 	}
+	free(text);
 	ph_describe_node(g, target, node_text, sizeof(node_text));
 	fprintf(out, "%s%s at 0x%llx\n", hops ? "  -> " : "", node_text,
 		(unsigned long long)g->nodes[target].address);

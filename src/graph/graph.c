@@ -28,6 +28,7 @@ void ph_graph_free(struct ph_graph *g)
 	free(g->edge_start);
 	free(g->roots);
 	free(g->index_slots);
+	free(g->tracebacks);
 	memset(g, 0, sizeof(*g));
 }
 

@@ -1,4 +1,6 @@
 /* Snapshot format version 1; see docs/snapshot-format.md. */
+#include <string.h>
+
 #include "pyheap/json_writer.h"
 #include "pyheap/snapshot.h"
 
@@ -88,6 +90,125 @@ static void write_graph(struct ph_json_writer *w, const struct ph_snapshot *s)
 	ph_json_end_object(w);
 }
 
+static uint32_t find_string(const struct ph_graph *g, const char *text)
+{
+	for (uint32_t i = 0; i < g->strings.count; i++)
+		if (strcmp(g->strings.items[i], text) == 0)
+			return i;
+	return PH_NO_STRING;
+}
+
+/* The target of node's attribute edge labelled `label`, or UINT32_MAX. */
+static uint32_t attribute(const struct ph_graph *g, uint32_t node, uint32_t label)
+{
+	if (label == PH_NO_STRING)
+		return UINT32_MAX;
+	for (uint64_t e = g->edge_start[node]; e < g->edge_start[node + 1]; e++)
+		if (g->edges[e].kind == PH_EDGE_ATTRIBUTE && g->edges[e].label == label)
+			return g->edges[e].to;
+	return UINT32_MAX;
+}
+
+static const struct ph_traceback_info *traceback_info(const struct ph_graph *g, uint32_t node)
+{
+	uint32_t lo = 0, hi = g->traceback_count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (g->tracebacks[mid].node < node)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < g->traceback_count && g->tracebacks[lo].node == node ? &g->tracebacks[lo] : NULL;
+}
+
+static const char *string_at(const struct ph_graph *g, uint32_t index)
+{
+	return index < g->strings.count ? g->strings.items[index] : "";
+}
+
+/* Every live exception with its traceback, frame by frame, and each
+ * frame's locals: the traceback -> frame -> local chains of the seeds. */
+static void write_exceptions(struct ph_json_writer *w, const struct ph_graph *g)
+{
+	uint32_t tb_label = find_string(g, "__traceback__");
+	uint32_t next_label = find_string(g, "tb_next");
+	uint32_t frame_label = find_string(g, "tb_frame");
+	ph_json_key(w, "exceptions");
+	ph_json_begin_array(w);
+	bool pretty = w->pretty;
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		if (!(g->nodes[i].flags & PH_NODE_EXCEPTION))
+			continue;
+		w->pretty = pretty;
+		ph_json_begin_object(w);
+		w->pretty = false;
+		ph_json_key(w, "node");
+		ph_json_uint(w, i);
+		ph_json_key(w, "address");
+		ph_json_uint(w, g->nodes[i].address);
+		ph_json_key(w, "type");
+		ph_json_string(w, string_at(g, g->nodes[i].type));
+		ph_json_key(w, "repr");
+		ph_json_string(w, string_at(g, g->nodes[i].detail));
+		/* count first: a re-raised singleton's traceback is long */
+		uint64_t length = 0;
+		for (uint32_t tb = attribute(g, i, tb_label); tb != UINT32_MAX && length <= g->node_count;
+		     tb = attribute(g, tb, next_label))
+			length++;
+		ph_json_key(w, "traceback_length");
+		ph_json_uint(w, length);
+		ph_json_key(w, "traceback");
+		ph_json_begin_array(w);
+		uint64_t n = 0;
+		for (uint32_t tb = attribute(g, i, tb_label); tb != UINT32_MAX && n < length;
+		     tb = attribute(g, tb, next_label), n++) {
+			const struct ph_traceback_info *info = traceback_info(g, tb);
+			ph_json_begin_object(w);
+			ph_json_key(w, "function");
+			ph_json_string(w, info ? string_at(g, info->function) : "?");
+			ph_json_key(w, "file");
+			ph_json_string(w, info ? string_at(g, info->file) : "?");
+			ph_json_key(w, "line");
+			ph_json_int(w, info ? info->line : -1);
+			uint32_t frame = attribute(g, tb, frame_label);
+			ph_json_key(w, "frame");
+			if (frame == UINT32_MAX)
+				ph_json_null(w);
+			else
+				ph_json_uint(w, frame);
+			ph_json_key(w, "locals");
+			ph_json_begin_array(w);
+			if (frame != UINT32_MAX) {
+				for (uint64_t e = g->edge_start[frame]; e < g->edge_start[frame + 1]; e++) {
+					const struct ph_edge *edge = &g->edges[e];
+					if (edge->kind != PH_EDGE_LOCAL)
+						continue;
+					const struct ph_node *value = &g->nodes[edge->to];
+					ph_json_begin_object(w);
+					ph_json_key(w, "name");
+					ph_json_string(w, string_at(g, (uint32_t)edge->label));
+					ph_json_key(w, "type");
+					ph_json_string(w, string_at(g, value->type));
+					ph_json_key(w, "address");
+					ph_json_uint(w, value->address);
+					ph_json_key(w, "size");
+					ph_json_uint(w, value->size);
+					ph_json_key(w, "node");
+					ph_json_uint(w, edge->to);
+					ph_json_end_object(w);
+				}
+			}
+			ph_json_end_array(w);
+			ph_json_end_object(w);
+		}
+		ph_json_end_array(w);
+		ph_json_end_object(w);
+	}
+	w->pretty = pretty;
+	ph_json_end_array(w);
+}
+
 bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 {
 	struct ph_json_writer w;
@@ -174,8 +295,10 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	}
 	w.pretty = pretty;
 	ph_json_end_array(&w);
-	if (s->has_graph)
+	if (s->has_graph) {
+		write_exceptions(&w, &s->graph);
 		write_graph(&w, s);
+	}
 	ph_json_end_object(&w);
 	return ph_json_finish(&w);
 }

@@ -178,8 +178,8 @@ void ph_walk_pseudo_frame(struct ph_referent_visitor *v, struct ph_graph_builder
 	emit_member(v, iframe, r->iframe_builtins, "f_builtins");
 }
 
-bool ph_describe_traceback_line(const struct ph_target *t, uint64_t frame, int lineno, int lasti,
-				char *buf, size_t size)
+bool ph_traceback_location(const struct ph_target *t, uint64_t frame, int lineno, int lasti,
+			   char *function, size_t fsize, char *file, size_t file_size, int *line)
 {
 	const struct ph_ref_layout *r = t->layout->refs;
 	uint64_t code = 0, iframe = 0;
@@ -194,12 +194,21 @@ bool ph_describe_traceback_line(const struct ph_target *t, uint64_t frame, int l
 		return false;
 	/* tb_lineno is exact up to 3.10; later it is -1 and computed from
 	 * tb_lasti (bytes) when asked */
-	if (lineno < 0)
-		lineno = ph_code_line(t, code, lasti);
+	*line = lineno >= 0 ? lineno : ph_code_line(t, code, lasti);
+	ph_code_names(t, code, function, fsize, file, file_size);
+	return true;
+}
+
+bool ph_describe_traceback_line(const struct ph_target *t, uint64_t frame, int lineno, int lasti,
+				char *buf, size_t size)
+{
 	char function[256], file[1024];
-	ph_code_names(t, code, function, sizeof(function), file, sizeof(file));
-	if (lineno >= 0)
-		snprintf(buf, size, "%s (%s:%d)", function, base_name(file), lineno);
+	int line;
+	if (!ph_traceback_location(t, frame, lineno, lasti, function, sizeof(function), file,
+				   sizeof(file), &line))
+		return false;
+	if (line >= 0)
+		snprintf(buf, size, "%s (%s:%d)", function, base_name(file), line);
 	else
 		snprintf(buf, size, "%s (%s)", function, base_name(file));
 	return true;

@@ -9,6 +9,9 @@
 /* "function (file.py:line)" for a frame object or an interpreter frame. */
 bool ph_describe_frame(const struct ph_target *t, uint64_t frame_or_iframe, bool is_iframe,
 		       char *buf, size_t size);
+/* Function, file and line of a traceback entry. */
+bool ph_traceback_location(const struct ph_target *t, uint64_t frame, int lineno, int lasti,
+			   char *function, size_t fsize, char *file, size_t file_size, int *line);
 /* "function (file.py:line)" for a traceback entry. */
 bool ph_describe_traceback_line(const struct ph_target *t, uint64_t frame, int lineno, int lasti,
 				char *buf, size_t size);

@@ -1,6 +1,7 @@
 #include "graph_build.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../debuginfo/ref_layout.h"
@@ -83,6 +84,26 @@ static bool is_known(struct ph_referent_visitor *v, uint64_t address)
 	return node != UINT32_MAX && (b->graph->nodes[node].flags & PH_NODE_TRACKED);
 }
 
+static void record_traceback(struct ph_graph_builder *b, uint32_t node, const char *function,
+			     const char *file, int line)
+{
+	struct ph_graph *g = b->graph;
+	if (g->traceback_count == g->traceback_capacity) {
+		uint32_t capacity = g->traceback_capacity ? g->traceback_capacity * 2 : 1024;
+		struct ph_traceback_info *grown =
+		    realloc(g->tracebacks, (size_t)capacity * sizeof(*grown));
+		if (!grown) {
+			b->out_of_memory = true;
+			return;
+		}
+		g->tracebacks = grown;
+		g->traceback_capacity = capacity;
+	}
+	/* nodes are described in index order, so the table stays sorted */
+	g->tracebacks[g->traceback_count++] =
+	    (struct ph_traceback_info){node, intern(b, function), intern(b, file), line};
+}
+
 /* Short human descriptions of the objects a chain names. */
 static void describe(struct ph_graph_builder *b, uint32_t index, const struct ph_type_entry *type)
 {
@@ -115,8 +136,18 @@ static void describe(struct ph_graph_builder *b, uint32_t index, const struct ph
 				ph_read_u64(t, node->address + r->traceback.offsets[i], &frame);
 		ph_read(t, node->address + r->tb_lineno, &lineno, 4);
 		ph_read(t, node->address + r->tb_lasti, &lasti, 4);
-		if (!frame || !ph_describe_traceback_line(t, frame, lineno, lasti, text, sizeof(text)))
-			text[0] = '\0';
+		char function[256], file[1024];
+		int line = -1;
+		if (frame && ph_traceback_location(t, frame, lineno, lasti, function, sizeof(function),
+						   file, sizeof(file), &line)) {
+			const char *slash = strrchr(file, '/');
+			if (line >= 0)
+				snprintf(text, sizeof(text), "%.200s (%.250s:%d)", function, slash ? slash + 1 : file,
+					 line);
+			else
+				snprintf(text, sizeof(text), "%.200s (%.250s)", function, slash ? slash + 1 : file);
+			record_traceback(b, index, function, file, line);
+		}
 	} else if (family == PH_REF_FRAME) {
 		if (!ph_describe_frame(t, node->address, false, text, sizeof(text)))
 			text[0] = '\0';
@@ -127,6 +158,7 @@ static void describe(struct ph_graph_builder *b, uint32_t index, const struct ph
 		    !ph_str_read(t, name, text, sizeof(text), &cut))
 			text[0] = '\0';
 	} else if (family == PH_REF_EXCEPTION) {
+		node->flags |= PH_NODE_EXCEPTION;
 		/* Type('first arg'): what print(repr(e)) starts with */
 		uint64_t args = 0, first = 0;
 		char arg[200] = "";
