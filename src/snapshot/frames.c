@@ -118,17 +118,25 @@ void ph_thread_frame_roots(struct ph_graph_builder *b, uint64_t interp)
 	if (r->interp_threads_head == PH_ABSENT || !ph_read_u64(t, interp + r->interp_threads_head, &tstate))
 		return;
 	for (int threads = 0; tstate && threads < MAX_THREADS; threads++) {
-		uint64_t native = 0;
+		/* the kernel's thread id where the interpreter records it (3.8.?+),
+		 * else the interpreter's own thread number */
+		uint64_t native = 0, number = 0;
 		char thread[64];
 		if (r->tstate_native_thread_id != PH_ABSENT)
 			ph_read_u64(t, tstate + r->tstate_native_thread_id, &native);
-		snprintf(thread, sizeof(thread), "thread %llu", (unsigned long long)native);
+		if (native)
+			snprintf(thread, sizeof(thread), "thread %llu", (unsigned long long)native);
+		else if (r->tstate_id != PH_ABSENT && ph_read_u64(t, tstate + r->tstate_id, &number))
+			snprintf(thread, sizeof(thread), "thread #%llu", (unsigned long long)number);
+		else
+			snprintf(thread, sizeof(thread), "a thread");
 		if (r->tstate_frame != PH_ABSENT && r->f_frame == PH_ABSENT) {
-			/* <= 3.10: frame objects, linked by f_back */
+			/* <= 3.10: frame objects, linked by f_back; executing
+			 * frames are usually untracked (_PyFrame_New_NoTrack) */
 			uint64_t frame = 0;
 			ph_read_u64(t, tstate + r->tstate_frame, &frame);
 			for (int n = 0; frame && n < MAX_FRAMES; n++) {
-				uint32_t node = ph_graph_find(b->graph, frame);
+				uint32_t node = ph_graph_builder_node(b, frame);
 				if (node != UINT32_MAX)
 					add_thread_root(b, node, thread);
 				if (!ph_read_u64(t, frame + r->f_back, &frame))

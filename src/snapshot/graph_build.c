@@ -22,7 +22,13 @@ bool ph_graph_add_tracked(struct ph_graph_builder *b, uint64_t object, uint32_t 
 }
 
 /* The node for an object address, adding it if it is a believable object. */
+uint32_t ph_graph_builder_node(struct ph_graph_builder *b, uint64_t address);
 static uint32_t node_for(struct ph_graph_builder *b, uint64_t address)
+{
+	return ph_graph_builder_node(b, address);
+}
+
+uint32_t ph_graph_builder_node(struct ph_graph_builder *b, uint64_t address)
 {
 	uint32_t node = ph_graph_find(b->graph, address);
 	if (node != UINT32_MAX)

@@ -16,6 +16,9 @@ struct ph_graph_builder {
 
 /* Registers one GC-tracked object (called from the GC walk). */
 bool ph_graph_add_tracked(struct ph_graph_builder *b, uint64_t object, uint32_t type_entry);
+/* The node of an object, added (untracked) if new and believable;
+ * UINT32_MAX if the address is not an object. */
+uint32_t ph_graph_builder_node(struct ph_graph_builder *b, uint64_t address);
 /* Adds the roots, walks every node's referents, marks reachability. */
 bool ph_graph_build(struct ph_graph_builder *b);
 
