@@ -324,6 +324,81 @@ def test_proc_mem_fallback(python):
         fixture.close()
 
 
+def test_chain(python):
+    fixture = harness.Fixture(python, "seed_book_leak.py", {"PYHEAP_BOOKS": "50"})
+    tmp = tempfile.mkdtemp(prefix="pyheap-chain-")
+    try:
+        if fixture.oracle is None:
+            R.fail("chain tests", "fixture did not start: " + fixture.error_text())
+            return
+        snap = os.path.join(tmp, "a.json")
+        code, _, err = harness.run_pyheap(["snap", "-q", "-o", snap, str(fixture.pid)])
+        if not R.check("snapshot for the chain tests", code == 0, err):
+            return
+        code, out, err = harness.run_pyheap(["chain", "--type", "Book", snap])
+        R.check("chain --type Book reads module -> dict -> exception -> traceback -> frame -> Book",
+                code == 0 and all(s in out for s in ("module __main__", "['ParseBookException']",
+                                                      "Exception('parse book failed!')", ".__traceback__",
+                                                      ".tb_frame", "local 'book'", "__main__.Book at 0x")),
+                "exit %d:\n%s%s" % (code, out, err))
+        code, out2, _ = harness.run_pyheap(["chain", "--type", "__main__.Book", snap])
+        R.check("qualified and short type names give the same chain",
+                code == 0 and out2.split("\n", 1)[1] == out.split("\n", 1)[1], out2)
+        code, out, err = harness.run_pyheap(["chain", "--type", "Bok", snap])
+        R.check("no match: exit 13 and the closest type names", code == 13 and "__main__.Book" in err,
+                "exit %d: %s" % (code, err))
+        code, out, err = harness.run_pyheap(["chain", "--json", "--max", "3", "--type", "Book", snap])
+        try:
+            data = json.loads(out)
+            ok = code == 0 and len(data["chains"]) == 3 and data["chains"][0]["hops"][0]["node"] == "module __main__"
+        except (ValueError, KeyError, IndexError):
+            ok = False
+        R.check("chain --json --max 3", ok, out[:300] + err)
+        address = data["chains"][0]["address"] if ok else 0
+        code, out, err = harness.run_pyheap(["chain", "--address", "%x" % address, snap])
+        R.check("chain --address explains one object", code == 0 and ("at 0x%x" % address) in out, out + err)
+        code, out, err = harness.run_pyheap(["chain", "--type", "Book", "--all", snap])
+        R.check("chain --all prints one chain per object", code == 0 and out.count("__main__.Book at 0x") == 50,
+                "%d chains" % out.count("__main__.Book at 0x"))
+        dot = os.path.join(tmp, "chain.dot")
+        code, out, err = harness.run_pyheap(["chain", "--type", "Book", "--dot", dot, snap])
+        ok = code == 0 and open(dot).read().startswith("digraph ObjectGraph")
+        if ok and shutil.which("dot"):
+            ok = subprocess.run(["dot", "-Tsvg", dot], capture_output=True).returncode == 0
+        R.check("chain --dot writes a Graphviz graph%s" % (" that dot renders" if shutil.which("dot") else ""),
+                ok, err)
+        code, out, err = harness.run_pyheap(["chain", "--type", "Book", "--pid", str(fixture.pid)])
+        R.check("chain --pid snapshots the live process", code == 0 and "local 'book'" in out, out + err)
+        R.check("target running after the chain tests", target_running(fixture.pid), describe(fixture.pid))
+
+        # bad snapshots: a clear message and exit 12, never a crash
+        nograph = os.path.join(tmp, "nograph.json")
+        harness.run_pyheap(["snap", "-q", "--no-graph", "-o", nograph, str(fixture.pid)])
+        with open(snap, "rb") as f:
+            whole = f.read()
+        cases = [("a snapshot without a graph", nograph, "no reference graph"),
+                 ("a truncated snapshot", whole[: len(whole) * 2 // 3], "not a valid pyheap snapshot"),
+                 ("a newer format version", whole.replace(b'"version": 1', b'"version": 2', 1), "version 2"),
+                 ("another JSON document", b'{"format": "other", "version": 1}', "not a pyheap snapshot"),
+                 ("not JSON at all", b"\x7fELF garbage", "not a valid pyheap snapshot"),
+                 ("an empty file", b"", "empty"),
+                 ("a missing file", None, "cannot open")]
+        for name, content, message in cases:
+            path = content if isinstance(content, str) else os.path.join(tmp, "bad.json")
+            if isinstance(content, bytes):
+                with open(path, "wb") as f:
+                    f.write(content)
+            elif content is None:
+                path = os.path.join(tmp, "does-not-exist.json")
+            code, out, err = harness.run_pyheap(["chain", "--type", "Book", path])
+            R.check("chain on %s: exit 12 and says why" % name, code == 12 and message in err,
+                    "exit %d: %s" % (code, err))
+        fixture.release()
+    finally:
+        fixture.close()
+        shutil.rmtree(tmp)
+
+
 def main():
     if not os.path.exists(harness.PYHEAP):
         R.fail("pyheap binary", "%s does not exist: build first" % harness.PYHEAP)
@@ -343,6 +418,7 @@ def main():
         test_job_control(python)
         test_busy_collector(python)
         test_proc_mem_fallback(python)
+        test_chain(python)
     return R.finish()
 
 
