@@ -247,9 +247,12 @@ void ph_chain_print(FILE *out, const struct ph_graph *g, const struct ph_paths *
 				best_times = times;
 			}
 		}
-		for (int64_t k = 0; k < best_period; k++)
-			fprintf(out, "%s%-44s %s\n", i + k ? "  -> " : "", text[i + k].node,
-				text[i + k].edge);
+		for (int64_t k = 0; k < best_period; k++) {
+			if (i + k)
+				fprintf(out, "  -> %-44s %s\n", text[i + k].node, text[i + k].edge);
+			else
+				fprintf(out, "%-49s %s\n", text[i + k].node, text[i + k].edge);
+		}
 		if (best_times > 1) {
 			if (best_period == 1)
 				fprintf(out, "     ... (the hop above, x%lld in all)\n", (long long)best_times);
