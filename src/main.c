@@ -11,6 +11,7 @@ static const char main_usage[] =
     "Commands:\n"
     "  snap PID       snapshot a running CPython process's heap as JSON\n"
     "  chain          who keeps objects of a type alive: the shortest chain from a root\n"
+    "  diff A B       what grew between two snapshots\n"
     "\n"
     "Run 'pyheap <command> --help' for a command's options.\n"
     "\n"
@@ -64,6 +65,8 @@ int main(int argc, char **argv)
 		return cmd_snap(argc - 1, argv + 1);
 	if (strcmp(command, "chain") == 0)
 		return cmd_chain(argc - 1, argv + 1);
+	if (strcmp(command, "diff") == 0)
+		return cmd_diff(argc - 1, argv + 1);
 	fprintf(stderr, "pyheap: '%s' is not a command\n\n%s", command, main_usage);
 	return PH_EXIT_USAGE;
 }

@@ -115,6 +115,29 @@ class Fixture:
                 break
             time.sleep(0.05)
 
+    def advance(self, label, timeout=600):
+        """Lets the fixture run on to its next checkpoint, named label;
+        returns its oracle there, or None."""
+        try:
+            self.proc.stdin.write(b"x")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                with open(self.oracle_path) as f:
+                    data = json.load(f)
+                if data.get("label") == label:
+                    self.oracle = data
+                    return data
+            except (OSError, ValueError):
+                pass
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.05)
+        return None
+
     def error_text(self):
         self.stderr.flush()
         with open(self.stderr_path, "rb") as f:

@@ -28,6 +28,7 @@ struct ph_type_count {
 
 struct ph_snapshot {
 	pid_t pid;
+	uint64_t start_ticks; /* /proc/PID/stat starttime: with pid, names the process */
 	char *exe;
 	char python_version[32];
 	char *interpreter_path; /* libpython or the executable */

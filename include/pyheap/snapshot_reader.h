@@ -11,12 +11,23 @@
 #include "pyheap/error.h"
 #include "pyheap/graph.h"
 
+/* What diff needs of an exception: not its (possibly huge) traceback. */
+struct ph_exception_summary {
+	uint64_t address;
+	char *type;
+	char *repr;
+	uint64_t traceback_length;
+};
+
 struct ph_loaded_snapshot {
 	cJSON *target;  /* owned */
 	cJSON *capture; /* owned */
 	cJSON *types;   /* owned */
 	bool has_graph;
 	struct ph_graph graph;
+	bool has_exceptions;
+	struct ph_exception_summary *exceptions;
+	size_t exception_count;
 };
 
 /* Errors: PH_EXIT_BAD_INPUT for anything that is not a complete,

@@ -223,6 +223,8 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_begin_object(&w);
 	ph_json_key(&w, "pid");
 	ph_json_int(&w, s->pid);
+	ph_json_key(&w, "start_ticks");
+	ph_json_uint(&w, s->start_ticks);
 	ph_json_key(&w, "exe");
 	ph_json_string(&w, s->exe ? s->exe : "");
 	ph_json_key(&w, "python");

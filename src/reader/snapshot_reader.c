@@ -393,6 +393,71 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 	return NULL;
 }
 
+/* The exceptions section: each item's scalar fields; tracebacks skipped. */
+static struct ph_error *parse_exceptions(struct scanner *s, struct ph_loaded_snapshot *out)
+{
+	skip_ws(s);
+	if (s->p >= s->end || *s->p != '[')
+		return bad(s, "exceptions is not an array");
+	s->p++;
+	size_t capacity = 0;
+	for (;;) {
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ']') {
+			s->p++;
+			return NULL;
+		}
+		if (out->exception_count > 0) {
+			if (s->p >= s->end || *s->p != ',')
+				return bad(s, "exceptions: expected ','");
+			s->p++;
+			skip_ws(s);
+		}
+		if (s->p >= s->end || *s->p != '{')
+			return bad(s, "exceptions: expected an object");
+		s->p++;
+		if (out->exception_count == capacity) {
+			capacity = capacity ? capacity * 2 : 64;
+			struct ph_exception_summary *grown =
+			    realloc(out->exceptions, capacity * sizeof(*grown));
+			if (!grown)
+				return &ph_error_out_of_memory;
+			out->exceptions = grown;
+		}
+		struct ph_exception_summary *e = &out->exceptions[out->exception_count++];
+		memset(e, 0, sizeof(*e));
+		for (;;) {
+			char key[64];
+			bool done;
+			struct ph_error *err = next_key(s, key, sizeof(key), &done);
+			if (err)
+				return err;
+			if (done)
+				break;
+			if (strcmp(key, "address") && strcmp(key, "type") && strcmp(key, "repr") &&
+			    strcmp(key, "traceback_length")) {
+				if (!skip_value(s))
+					return bad(s, "exceptions: unreadable value");
+				continue;
+			}
+			cJSON *value;
+			if ((err = parse_json_value(s, &value, "exceptions")))
+				return err;
+			if (key[0] == 'a' && cJSON_IsNumber(value))
+				e->address = (uint64_t)value->valuedouble;
+			else if (key[0] == 't' && key[1] == 'y' && cJSON_IsString(value))
+				e->type = strdup(value->valuestring);
+			else if (key[0] == 'r' && cJSON_IsString(value))
+				e->repr = strdup(value->valuestring);
+			else if (key[0] == 't' && cJSON_IsNumber(value) && value->valuedouble >= 0)
+				e->traceback_length = (uint64_t)value->valuedouble;
+			cJSON_Delete(value);
+		}
+		if (!e->type || !e->repr)
+			return bad(s, "exceptions: an item lacks type or repr");
+	}
+}
+
 struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loaded_snapshot *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -421,6 +486,12 @@ struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loade
 			if ((err = parse_graph(&s, &out->graph)))
 				goto fail;
 			out->has_graph = true;
+			continue;
+		}
+		if (strcmp(key, "exceptions") == 0) {
+			if ((err = parse_exceptions(&s, out)))
+				goto fail;
+			out->has_exceptions = true;
 			continue;
 		}
 		if (strcmp(key, "format") && strcmp(key, "version") && strcmp(key, "target") &&
@@ -500,5 +571,10 @@ void ph_snapshot_unload(struct ph_loaded_snapshot *s)
 	cJSON_Delete(s->capture);
 	cJSON_Delete(s->types);
 	ph_graph_free(&s->graph);
+	for (size_t i = 0; i < s->exception_count; i++) {
+		free(s->exceptions[i].type);
+		free(s->exceptions[i].repr);
+	}
+	free(s->exceptions);
 	memset(s, 0, sizeof(*s));
 }

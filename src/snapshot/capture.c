@@ -245,6 +245,28 @@ static struct ph_error *wait_for_collection_end(pid_t pid, uint64_t flag_address
 	return NULL;
 }
 
+/* Field 22 of /proc/PID/stat: when the process started, in clock ticks
+ * since boot. A PID is reused; a PID and a start time are not. */
+static uint64_t process_start_ticks(pid_t pid)
+{
+	char path[64], *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	struct ph_error *err = ph_read_whole_file(path, &text, NULL);
+	if (err) {
+		ph_error_free(err);
+		return 0;
+	}
+	uint64_t ticks = 0;
+	const char *p = strrchr(text, ')');
+	for (int field = 2; p && *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	if (p)
+		ticks = strtoull(p, NULL, 10);
+	free(text);
+	return ticks;
+}
+
 static void set_time(struct ph_snapshot *snap)
 {
 	struct timespec now;
@@ -277,6 +299,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	ssize_t n = readlink(exe_link, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
 	snap->exe = strdup(exe);
+	snap->start_ticks = process_start_ticks(pid);
 
 	err = ph_image_find(pid, &image);
 	if (!err)

@@ -1,0 +1,48 @@
+/* What changed between two snapshots: per-type counts and sizes, and when
+ * both come from one process, which objects are new and which are gone,
+ * which exceptions' tracebacks grew, and which containers grew. */
+#ifndef PYHEAP_DIFF_H
+#define PYHEAP_DIFF_H
+
+#include "pyheap/snapshot_reader.h"
+
+struct ph_type_delta {
+	const char *name; /* borrowed from the snapshots */
+	int64_t before, after;
+	int64_t size_before, size_after;
+	int64_t new_objects, gone_objects; /* -1 when survivors were not computed */
+};
+
+struct ph_exception_growth {
+	uint64_t address;
+	const char *type, *repr;
+	uint64_t before, after;
+};
+
+struct ph_container_growth {
+	uint64_t address;
+	const char *type;
+	uint64_t before, after;
+	uint32_t node_b; /* the container's node in B's graph */
+};
+
+struct ph_diff {
+	struct ph_type_delta *types;
+	size_t type_count;
+	bool same_process;
+	bool survivors; /* new/gone computed */
+	int64_t objects_before, objects_after, bytes_before, bytes_after;
+	struct ph_exception_growth *exceptions;
+	size_t exception_count;
+	struct ph_container_growth *containers;
+	size_t container_count;
+	char warnings[4][256];
+	int warning_count;
+};
+
+struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
+				 const struct ph_loaded_snapshot *b, size_t max_containers,
+				 struct ph_diff *out);
+void ph_diff_free(struct ph_diff *diff);
+
+#endif

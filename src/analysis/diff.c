@@ -1,0 +1,296 @@
+#include "pyheap/diff.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *json_string(const cJSON *object, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+	return cJSON_IsString(item) ? item->valuestring : "";
+}
+
+static double json_number(const cJSON *object, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+	return cJSON_IsNumber(item) ? item->valuedouble : -1;
+}
+
+struct named {
+	const char *name;
+	int64_t count, size;
+	int side; /* 0 = A, 1 = B */
+};
+
+static int compare_named(const void *x, const void *y)
+{
+	const struct named *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+	return c ? c : a->side - b->side;
+}
+
+static struct ph_error *collect_types(const cJSON *types, int side, struct named **list,
+				      size_t *count, size_t *capacity)
+{
+	const cJSON *row;
+	cJSON_ArrayForEach(row, types)
+	{
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
+		double n = json_number(row, "count"), size = json_number(row, "size");
+		if (!cJSON_IsString(name) || n < 0 || size < 0)
+			return ph_error_new(PH_EXIT_BAD_INPUT, "a types row lacks name, count or size");
+		if (*count == *capacity) {
+			*capacity = *capacity ? *capacity * 2 : 1024;
+			struct named *grown = realloc(*list, *capacity * sizeof(*grown));
+			if (!grown)
+				return &ph_error_out_of_memory;
+			*list = grown;
+		}
+		(*list)[(*count)++] = (struct named){name->valuestring, (int64_t)n, (int64_t)size, side};
+	}
+	return NULL;
+}
+
+/* address -> index of A's tracked node, for survivors */
+struct address_map {
+	uint64_t *keys;
+	uint32_t *values;
+	size_t mask;
+};
+
+static size_t hash_address(uint64_t address, size_t mask)
+{
+	return (size_t)((address * 0x9E3779B97F4A7C15ull) >> 24) & mask;
+}
+
+static bool map_build(struct address_map *m, const struct ph_graph *g, uint32_t only_flags)
+{
+	size_t n = 16;
+	while (n < (size_t)g->node_count * 2 + 16)
+		n *= 2;
+	m->keys = calloc(n, sizeof(*m->keys));
+	m->values = malloc(n * sizeof(*m->values));
+	m->mask = n - 1;
+	if (!m->keys || !m->values)
+		return false;
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		if ((g->nodes[i].flags & only_flags) != only_flags || !g->nodes[i].address)
+			continue;
+		size_t at = hash_address(g->nodes[i].address, m->mask);
+		while (m->keys[at] && m->keys[at] != g->nodes[i].address)
+			at = (at + 1) & m->mask;
+		m->keys[at] = g->nodes[i].address;
+		m->values[at] = i;
+	}
+	return true;
+}
+
+static uint32_t map_get(const struct address_map *m, uint64_t address)
+{
+	for (size_t at = hash_address(address, m->mask); m->keys[at]; at = (at + 1) & m->mask)
+		if (m->keys[at] == address)
+			return m->values[at];
+	return UINT32_MAX;
+}
+
+static void map_free(struct address_map *m)
+{
+	free(m->keys);
+	free(m->values);
+}
+
+static const char *node_type(const struct ph_graph *g, uint32_t node)
+{
+	uint32_t t = g->nodes[node].type;
+	return t < g->strings.count ? g->strings.items[t] : "?";
+}
+
+/* Entries of a container: its item/value/member edges. */
+static uint64_t container_length(const struct ph_graph *g, uint32_t node)
+{
+	uint64_t n = 0;
+	for (uint64_t e = g->edge_start[node]; e < g->edge_start[node + 1]; e++) {
+		uint32_t kind = g->edges[e].kind;
+		n += kind == PH_EDGE_ITEM || kind == PH_EDGE_DICT_VALUE || kind == PH_EDGE_SET_ITEM;
+	}
+	return n;
+}
+
+static int compare_growth(const void *x, const void *y)
+{
+	const struct ph_container_growth *a = x, *b = y;
+	uint64_t ga = a->after - a->before, gb = b->after - b->before;
+	return ga < gb ? 1 : ga > gb ? -1 : (a->address > b->address) - (a->address < b->address);
+}
+
+static void warn(struct ph_diff *d, const char *text)
+{
+	if (d->warning_count < 4)
+		snprintf(d->warnings[d->warning_count++], sizeof(d->warnings[0]), "%s", text);
+}
+
+struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
+				 const struct ph_loaded_snapshot *b, size_t max_containers,
+				 struct ph_diff *d)
+{
+	memset(d, 0, sizeof(*d));
+	double pid_a = json_number(a->target, "pid"), pid_b = json_number(b->target, "pid");
+	double start_a = json_number(a->target, "start_ticks"), start_b = json_number(b->target, "start_ticks");
+	d->same_process = pid_a == pid_b && pid_a > 0 &&
+			  strcmp(json_string(a->target, "exe"), json_string(b->target, "exe")) == 0 &&
+			  (start_a <= 0 || start_b <= 0 || start_a == start_b);
+	if (!d->same_process)
+		warn(d, "the snapshots come from different processes: only counts are compared");
+	if (strcmp(json_string(a->target, "python"), json_string(b->target, "python")) != 0)
+		warn(d, "the snapshots come from different Python versions");
+
+	struct named *list = NULL;
+	size_t count = 0, capacity = 0;
+	struct ph_error *err = collect_types(a->types, 0, &list, &count, &capacity);
+	if (!err)
+		err = collect_types(b->types, 1, &list, &count, &capacity);
+	if (err) {
+		free(list);
+		return err;
+	}
+	qsort(list, count, sizeof(*list), compare_named);
+	d->types = calloc(count ? count : 1, sizeof(*d->types));
+	if (!d->types) {
+		free(list);
+		return &ph_error_out_of_memory;
+	}
+	for (size_t i = 0; i < count; i++) {
+		struct ph_type_delta *row = d->type_count &&
+						    strcmp(d->types[d->type_count - 1].name, list[i].name) == 0
+						? &d->types[d->type_count - 1]
+						: NULL;
+		if (!row) {
+			row = &d->types[d->type_count++];
+			row->name = list[i].name;
+			row->new_objects = row->gone_objects = -1;
+		}
+		if (list[i].side == 0) {
+			row->before += list[i].count;
+			row->size_before += list[i].size;
+		} else {
+			row->after += list[i].count;
+			row->size_after += list[i].size;
+		}
+	}
+	free(list);
+	for (size_t i = 0; i < d->type_count; i++) {
+		d->objects_before += d->types[i].before;
+		d->objects_after += d->types[i].after;
+		d->bytes_before += d->types[i].size_before;
+		d->bytes_after += d->types[i].size_after;
+	}
+
+	if (!d->same_process)
+		return NULL;
+
+	/* survivors: tracked objects matched by address and type name */
+	if (a->has_graph && b->has_graph) {
+		struct address_map map;
+		if (!map_build(&map, &a->graph, PH_NODE_TRACKED)) {
+			map_free(&map);
+			return &ph_error_out_of_memory;
+		}
+		d->survivors = true;
+		for (size_t i = 0; i < d->type_count; i++)
+			d->types[i].new_objects = d->types[i].gone_objects = 0;
+		/* per-name counts via a sorted index of the rows */
+		for (uint32_t i = 0; i < b->graph.node_count; i++) {
+			if (!(b->graph.nodes[i].flags & PH_NODE_TRACKED))
+				continue;
+			const char *type = node_type(&b->graph, i);
+			uint32_t old = map_get(&map, b->graph.nodes[i].address);
+			bool survived = old != UINT32_MAX && strcmp(node_type(&a->graph, old), type) == 0;
+			if (survived)
+				continue;
+			size_t lo = 0, hi = d->type_count;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (strcmp(d->types[mid].name, type) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (lo < d->type_count && strcmp(d->types[lo].name, type) == 0)
+				d->types[lo].new_objects++;
+		}
+		map_free(&map);
+		/* gone = before - survivors = before - (after - new) */
+		for (size_t i = 0; i < d->type_count; i++)
+			d->types[i].gone_objects =
+			    d->types[i].before - (d->types[i].after - d->types[i].new_objects);
+
+		/* containers present in both whose length grew */
+		struct address_map any;
+		if (!map_build(&any, &a->graph, 0)) {
+			map_free(&any);
+			return &ph_error_out_of_memory;
+		}
+		size_t cap = 0;
+		for (uint32_t i = 0; i < b->graph.node_count; i++) {
+			const struct ph_node *n = &b->graph.nodes[i];
+			if (n->flags & PH_NODE_PSEUDO)
+				continue;
+			uint64_t after = container_length(&b->graph, i);
+			if (!after)
+				continue;
+			uint32_t old = map_get(&any, n->address);
+			if (old == UINT32_MAX || strcmp(node_type(&a->graph, old), node_type(&b->graph, i)))
+				continue;
+			uint64_t before = container_length(&a->graph, old);
+			if (after <= before)
+				continue;
+			if (d->container_count == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct ph_container_growth *grown = realloc(d->containers, cap * sizeof(*grown));
+				if (!grown) {
+					map_free(&any);
+					return &ph_error_out_of_memory;
+				}
+				d->containers = grown;
+			}
+			d->containers[d->container_count++] =
+			    (struct ph_container_growth){n->address, node_type(&b->graph, i), before, after, i};
+		}
+		map_free(&any);
+		qsort(d->containers, d->container_count, sizeof(*d->containers), compare_growth);
+		if (d->container_count > max_containers)
+			d->container_count = max_containers;
+	} else {
+		warn(d, "a snapshot has no graph (--no-graph): new and gone objects are not counted");
+	}
+
+	/* exceptions present in both whose traceback grew */
+	if (a->has_exceptions && b->has_exceptions) {
+		for (size_t j = 0; j < b->exception_count; j++) {
+			const struct ph_exception_summary *eb = &b->exceptions[j];
+			for (size_t i = 0; i < a->exception_count; i++) {
+				const struct ph_exception_summary *ea = &a->exceptions[i];
+				if (ea->address != eb->address || strcmp(ea->type, eb->type) ||
+				    eb->traceback_length <= ea->traceback_length)
+					continue;
+				struct ph_exception_growth *grown =
+				    realloc(d->exceptions, (d->exception_count + 1) * sizeof(*grown));
+				if (!grown)
+					return &ph_error_out_of_memory;
+				d->exceptions = grown;
+				d->exceptions[d->exception_count++] = (struct ph_exception_growth){
+				    eb->address, eb->type, eb->repr, ea->traceback_length, eb->traceback_length};
+				break;
+			}
+		}
+	}
+	return NULL;
+}
+
+void ph_diff_free(struct ph_diff *d)
+{
+	free(d->types);
+	free(d->exceptions);
+	free(d->containers);
+	memset(d, 0, sizeof(*d));
+}

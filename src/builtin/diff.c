@@ -1,0 +1,381 @@
+/* pyheap diff [--all] [--limit N] [--sort count|size] [--json] A B */
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+#include "pyheap/chain.h"
+#include "pyheap/diff.h"
+#include "pyheap/json_writer.h"
+
+static const char diff_usage[] =
+    "usage: pyheap diff [options] A.json B.json\n"
+    "\n"
+    "What grew between snapshot A and snapshot B: per type, the count and size\n"
+    "before and after. When both come from the same process: how many objects\n"
+    "of each type are new in B and how many from A are gone, which exceptions'\n"
+    "tracebacks grew, and which containers grew the most, with a chain to each.\n"
+    "\n"
+    "  -a, --all            every type that changed (default: those that grew)\n"
+    "  -n, --limit N        at most N type rows (default 20; 0: no limit)\n"
+    "  -s, --sort KEY       count (default) or size: order by the change in it\n"
+    "      --containers N   growing containers to show (default 5)\n"
+    "      --json           every type that changed, as JSON\n"
+    "  -h, --help           this text\n";
+
+enum sort_key { SORT_COUNT, SORT_SIZE };
+static enum sort_key sort_by;
+
+static int compare_rows(const void *x, const void *y)
+{
+	const struct ph_type_delta *a = x, *b = y;
+	int64_t da = sort_by == SORT_SIZE ? a->size_after - a->size_before : a->after - a->before;
+	int64_t db = sort_by == SORT_SIZE ? b->size_after - b->size_before : b->after - b->before;
+	if (da != db)
+		return da < db ? 1 : -1;
+	return strcmp(a->name, b->name);
+}
+
+/* 1.5 KiB, 12.0 MiB, with a sign when asked */
+static void human(char *buf, size_t size, int64_t bytes, bool sign)
+{
+	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)(bytes < 0 ? -bytes : bytes);
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	const char *s = bytes < 0 ? "-" : sign && bytes > 0 ? "+" : "";
+	if (u == 0)
+		snprintf(buf, size, "%s%" PRId64 " B", s, bytes < 0 ? -bytes : bytes);
+	else
+		snprintf(buf, size, "%s%.1f %s", s, v, units[u]);
+}
+
+static const char *describe_side(const struct ph_loaded_snapshot *s, char *buf, size_t size)
+{
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(s->target, "pid");
+	const cJSON *time = cJSON_GetObjectItemCaseSensitive(s->capture, "time");
+	const cJSON *python = cJSON_GetObjectItemCaseSensitive(s->target, "python");
+	snprintf(buf, size, "pid %d, Python %s, %s", cJSON_IsNumber(pid) ? pid->valueint : 0,
+		 cJSON_IsString(python) ? python->valuestring : "?",
+		 cJSON_IsString(time) ? time->valuestring : "?");
+	return buf;
+}
+
+static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot *a,
+		       const struct ph_loaded_snapshot *b, const char *path_a, const char *path_b,
+		       bool all, size_t limit)
+{
+	char side[200];
+	printf("A: %s (%s)\n", path_a, describe_side(a, side, sizeof(side)));
+	printf("B: %s (%s)%s\n", path_b, describe_side(b, side, sizeof(side)),
+	       d->same_process ? ", the same process" : "");
+	for (int i = 0; i < d->warning_count; i++)
+		printf("warning: %s\n", d->warnings[i]);
+	printf("\n%-44s %10s %10s %10s %12s", "type", "A", "B", "change", "size change");
+	if (d->survivors)
+		printf(" %9s %9s", "new", "gone");
+	printf("\n");
+	size_t shown = 0, hidden = 0;
+	for (size_t i = 0; i < d->type_count; i++) {
+		const struct ph_type_delta *r = &d->types[i];
+		int64_t delta = r->after - r->before;
+		int64_t size_delta = r->size_after - r->size_before;
+		bool changed = delta != 0 || size_delta != 0;
+		bool wanted = all ? changed : (sort_by == SORT_SIZE ? size_delta > 0 : delta > 0);
+		if (!wanted)
+			continue;
+		if (limit && shown >= limit) {
+			hidden++;
+			continue;
+		}
+		char size_text[32], name[64];
+		human(size_text, sizeof(size_text), size_delta, true);
+		snprintf(name, sizeof(name), "%s%s", r->name,
+			 r->before == 0 ? " (new)" : r->after == 0 ? " (gone)" : "");
+		printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s", name, r->before, r->after,
+		       delta, size_text);
+		if (d->survivors)
+			printf(" %9" PRId64 " %9" PRId64, r->new_objects, r->gone_objects);
+		printf("\n");
+		shown++;
+	}
+	if (hidden)
+		printf("... %zu more (--limit 0 shows all)\n", hidden);
+	if (!shown)
+		printf("(no type %s)\n", all ? "changed" : "grew");
+	char before[32], after[32], change[32];
+	human(before, sizeof(before), d->bytes_before, false);
+	human(after, sizeof(after), d->bytes_after, false);
+	human(change, sizeof(change), d->bytes_after - d->bytes_before, true);
+	printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s   (%s -> %s)\n", "total",
+	       d->objects_before, d->objects_after, d->objects_after - d->objects_before, change,
+	       before, after);
+
+	if (d->exception_count) {
+		printf("\nExceptions whose traceback grew (a re-raised exception keeps every frame):\n");
+		for (size_t i = 0; i < d->exception_count; i++) {
+			const struct ph_exception_growth *e = &d->exceptions[i];
+			const char *dot = strrchr(e->type, '.');
+			(void)dot;
+			printf("  %s %s at 0x%" PRIx64 ": traceback %" PRIu64 " -> %" PRIu64 " entries\n",
+			       e->type, e->repr, e->address, e->before, e->after);
+		}
+	}
+	if (d->container_count) {
+		printf("\nContainers that grew the most:\n");
+		struct ph_paths paths;
+		bool have_paths = ph_paths_compute(&b->graph, &paths);
+		for (size_t i = 0; i < d->container_count; i++) {
+			const struct ph_container_growth *c = &d->containers[i];
+			printf("  %s at 0x%" PRIx64 ": %" PRIu64 " -> %" PRIu64 " entries (+%" PRIu64 ")\n",
+			       c->type, c->address, c->before, c->after, c->after - c->before);
+			if (have_paths) {
+				printf("    ");
+				fflush(stdout);
+				char *text = NULL;
+				size_t len = 0;
+				FILE *mem = open_memstream(&text, &len);
+				if (mem) {
+					ph_chain_print(mem, &b->graph, &paths, c->node_b);
+					fclose(mem);
+					for (char *p = text; p && *p; p++) {
+						putchar(*p);
+						if (*p == '\n' && p[1])
+							printf("    ");
+					}
+					free(text);
+				}
+			}
+		}
+		if (have_paths)
+			ph_paths_free(&paths);
+	}
+}
+
+static void print_json(const struct ph_diff *d, const struct ph_loaded_snapshot *b)
+{
+	struct ph_json_writer w;
+	ph_json_init(&w, stdout, true);
+	ph_json_begin_object(&w);
+	ph_json_key(&w, "same_process");
+	ph_json_bool(&w, d->same_process);
+	ph_json_key(&w, "warnings");
+	ph_json_begin_array(&w);
+	for (int i = 0; i < d->warning_count; i++)
+		ph_json_string(&w, d->warnings[i]);
+	ph_json_end_array(&w);
+	ph_json_key(&w, "types");
+	ph_json_begin_array(&w);
+	for (size_t i = 0; i < d->type_count; i++) {
+		const struct ph_type_delta *r = &d->types[i];
+		if (r->after == r->before && r->size_after == r->size_before)
+			continue;
+		ph_json_begin_object(&w);
+		ph_json_key(&w, "name");
+		ph_json_string(&w, r->name);
+		ph_json_key(&w, "before");
+		ph_json_int(&w, r->before);
+		ph_json_key(&w, "after");
+		ph_json_int(&w, r->after);
+		ph_json_key(&w, "delta");
+		ph_json_int(&w, r->after - r->before);
+		ph_json_key(&w, "size_before");
+		ph_json_int(&w, r->size_before);
+		ph_json_key(&w, "size_after");
+		ph_json_int(&w, r->size_after);
+		ph_json_key(&w, "size_delta");
+		ph_json_int(&w, r->size_after - r->size_before);
+		if (d->survivors) {
+			ph_json_key(&w, "new");
+			ph_json_int(&w, r->new_objects);
+			ph_json_key(&w, "gone");
+			ph_json_int(&w, r->gone_objects);
+		}
+		ph_json_end_object(&w);
+	}
+	ph_json_end_array(&w);
+	ph_json_key(&w, "totals");
+	ph_json_begin_object(&w);
+	ph_json_key(&w, "before");
+	ph_json_int(&w, d->objects_before);
+	ph_json_key(&w, "after");
+	ph_json_int(&w, d->objects_after);
+	ph_json_key(&w, "size_before");
+	ph_json_int(&w, d->bytes_before);
+	ph_json_key(&w, "size_after");
+	ph_json_int(&w, d->bytes_after);
+	ph_json_end_object(&w);
+	ph_json_key(&w, "exceptions");
+	ph_json_begin_array(&w);
+	for (size_t i = 0; i < d->exception_count; i++) {
+		const struct ph_exception_growth *e = &d->exceptions[i];
+		ph_json_begin_object(&w);
+		ph_json_key(&w, "address");
+		ph_json_uint(&w, e->address);
+		ph_json_key(&w, "type");
+		ph_json_string(&w, e->type);
+		ph_json_key(&w, "repr");
+		ph_json_string(&w, e->repr);
+		ph_json_key(&w, "traceback_before");
+		ph_json_uint(&w, e->before);
+		ph_json_key(&w, "traceback_after");
+		ph_json_uint(&w, e->after);
+		ph_json_end_object(&w);
+	}
+	ph_json_end_array(&w);
+	ph_json_key(&w, "containers");
+	ph_json_begin_array(&w);
+	struct ph_paths paths;
+	bool have_paths = d->container_count && ph_paths_compute(&b->graph, &paths);
+	for (size_t i = 0; i < d->container_count; i++) {
+		const struct ph_container_growth *c = &d->containers[i];
+		ph_json_begin_object(&w);
+		ph_json_key(&w, "address");
+		ph_json_uint(&w, c->address);
+		ph_json_key(&w, "type");
+		ph_json_string(&w, c->type);
+		ph_json_key(&w, "before");
+		ph_json_uint(&w, c->before);
+		ph_json_key(&w, "after");
+		ph_json_uint(&w, c->after);
+		if (have_paths) {
+			uint32_t *nodes;
+			uint64_t *edges;
+			int64_t hops = ph_chain_of(&b->graph, &paths, c->node_b, &nodes, &edges);
+			ph_json_key(&w, "chain");
+			ph_json_begin_array(&w);
+			char text[600];
+			for (int64_t h = 0; h < hops; h++) {
+				ph_describe_node(&b->graph, nodes[h], text, sizeof(text));
+				char edge[300];
+				ph_describe_edge(&b->graph, &b->graph.edges[edges[h]], edge, sizeof(edge));
+				char both[920];
+				snprintf(both, sizeof(both), "%s %s", text, edge);
+				ph_json_string(&w, both);
+			}
+			ph_json_end_array(&w);
+			if (hops >= 0) {
+				free(nodes);
+				free(edges);
+			}
+		}
+		ph_json_end_object(&w);
+	}
+	if (have_paths)
+		ph_paths_free(&paths);
+	ph_json_end_array(&w);
+	ph_json_end_object(&w);
+	ph_json_finish(&w);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+	    {"all", no_argument, NULL, 'a'},         {"limit", required_argument, NULL, 'n'},
+	    {"sort", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'J'},
+	    {"containers", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	bool all = false, json = false;
+	unsigned long limit = 20, containers = 5;
+	sort_by = SORT_COUNT;
+	int c;
+	char *end;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "an:s:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'n':
+			limit = strtoul(optarg, &end, 10);
+			if (*end || !*optarg) {
+				fprintf(stderr, "pyheap diff: --limit wants a number\n");
+				return PH_EXIT_USAGE;
+			}
+			break;
+		case 'C':
+			containers = strtoul(optarg, &end, 10);
+			if (*end || !*optarg) {
+				fprintf(stderr, "pyheap diff: --containers wants a number\n");
+				return PH_EXIT_USAGE;
+			}
+			break;
+		case 's':
+			if (strcmp(optarg, "count") == 0)
+				sort_by = SORT_COUNT;
+			else if (strcmp(optarg, "size") == 0)
+				sort_by = SORT_SIZE;
+			else {
+				fprintf(stderr, "pyheap diff: --sort takes count or size\n");
+				return PH_EXIT_USAGE;
+			}
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'h':
+			fputs(diff_usage, stdout);
+			return PH_EXIT_OK;
+		default:
+			fputs(diff_usage, stderr);
+			return PH_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 2) {
+		fputs(diff_usage, stderr);
+		return PH_EXIT_USAGE;
+	}
+	const char *path_a = argv[optind], *path_b = argv[optind + 1];
+	char real_a[PATH_MAX], real_b[PATH_MAX];
+	if (realpath(path_a, real_a) && realpath(path_b, real_b) && strcmp(real_a, real_b) == 0) {
+		fprintf(stderr, "pyheap diff: %s and %s are the same file; give two snapshots\n", path_a,
+			path_b);
+		return PH_EXIT_USAGE;
+	}
+	struct ph_loaded_snapshot a, b;
+	struct ph_error *err = ph_snapshot_load(path_a, &a);
+	if (err)
+		return ph_report_error(err);
+	err = ph_snapshot_load(path_b, &b);
+	if (err) {
+		ph_snapshot_unload(&a);
+		return ph_report_error(err);
+	}
+	int code = PH_EXIT_OK;
+	const cJSON *time_a = cJSON_GetObjectItemCaseSensitive(a.capture, "time");
+	const cJSON *time_b = cJSON_GetObjectItemCaseSensitive(b.capture, "time");
+	const cJSON *pid_a = cJSON_GetObjectItemCaseSensitive(a.target, "pid");
+	const cJSON *pid_b = cJSON_GetObjectItemCaseSensitive(b.target, "pid");
+	if (cJSON_IsString(time_a) && cJSON_IsString(time_b) && cJSON_IsNumber(pid_a) &&
+	    cJSON_IsNumber(pid_b) && strcmp(time_a->valuestring, time_b->valuestring) == 0 &&
+	    pid_a->valueint == pid_b->valueint) {
+		fprintf(stderr, "pyheap diff: %s and %s are the same snapshot (pid %d at %s)\n", path_a,
+			path_b, pid_a->valueint, time_a->valuestring);
+		code = PH_EXIT_USAGE;
+	} else {
+		struct ph_diff d;
+		err = ph_diff_compute(&a, &b, containers, &d);
+		if (err) {
+			code = ph_report_error(err);
+		} else {
+			qsort(d.types, d.type_count, sizeof(*d.types), compare_rows);
+			for (int i = 0; i < d.warning_count && json; i++)
+				fprintf(stderr, "pyheap diff: warning: %s\n", d.warnings[i]);
+			if (json)
+				print_json(&d, &b);
+			else
+				print_text(&d, &a, &b, path_a, path_b, all, limit);
+			ph_diff_free(&d);
+		}
+	}
+	ph_snapshot_unload(&a);
+	ph_snapshot_unload(&b);
+	return code;
+}
