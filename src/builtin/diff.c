@@ -121,10 +121,16 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 		printf("\nExceptions whose traceback grew (a re-raised exception keeps every frame):\n");
 		for (size_t i = 0; i < d->exception_count; i++) {
 			const struct ph_exception_growth *e = &d->exceptions[i];
+			/* builtins.Exception('x'): the module, then the repr */
 			const char *dot = strrchr(e->type, '.');
-			(void)dot;
-			printf("  %s %s at 0x%" PRIx64 ": traceback %" PRIu64 " -> %" PRIu64 " entries\n",
-			       e->type, e->repr, e->address, e->before, e->after);
+			int module_len = dot ? (int)(dot - e->type) : 0;
+			size_t short_len = strlen(dot ? dot + 1 : e->type);
+			if (dot && strncmp(e->repr, dot + 1, short_len) == 0)
+				printf("  %.*s.%s", module_len, e->type, e->repr);
+			else
+				printf("  %s %s", e->type, e->repr);
+			printf(" at 0x%" PRIx64 ": traceback %" PRIu64 " -> %" PRIu64 " entries\n",
+			       e->address, e->before, e->after);
 		}
 	}
 	if (d->container_count) {

@@ -81,8 +81,10 @@ static bool skip_value(struct scanner *s)
 	return s->p > start;
 }
 
-/* Reads "key": leaving p at the value; false at the end of the object. */
-static struct ph_error *next_key(struct scanner *s, char *key, size_t size, bool *done)
+/* Reads "key": leaving p at the value; *done at the end of the object.
+ * *members counts the members read so far: all but the first need a comma. */
+static struct ph_error *next_key(struct scanner *s, char *key, size_t size, bool *done,
+				 unsigned *members)
 {
 	skip_ws(s);
 	if (s->p < s->end && *s->p == '}') {
@@ -90,10 +92,13 @@ static struct ph_error *next_key(struct scanner *s, char *key, size_t size, bool
 		*done = true;
 		return NULL;
 	}
-	if (s->p < s->end && *s->p == ',') {
+	if (*members > 0) {
+		if (s->p >= s->end || *s->p != ',')
+			return bad(s, "expected ',' between members");
 		s->p++;
 		skip_ws(s);
 	}
+	(*members)++;
 	const char *k = s->p;
 	if (!skip_string(s))
 		return bad(s, "expected a key");
@@ -287,10 +292,11 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 	s->p++;
 	struct graph_parse gp = {g, UINT64_MAX, UINT64_MAX, 0};
 	bool have_nodes = false, have_edges = false, have_strings = false, have_roots = false;
+	unsigned members = 0;
 	for (;;) {
 		char key[64];
 		bool done;
-		struct ph_error *err = next_key(s, key, sizeof(key), &done);
+		struct ph_error *err = next_key(s, key, sizeof(key), &done, &members);
 		if (err)
 			return err;
 		if (done)
@@ -308,6 +314,8 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 			else
 				gp.declared_edges = (uint64_t)v;
 		} else if (strcmp(key, "strings") == 0) {
+			if (have_strings)
+				return bad(s, "graph.strings appears twice");
 			cJSON *array;
 			if ((err = parse_json_value(s, &array, "graph.strings")))
 				return err;
@@ -343,6 +351,8 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 			cJSON_Delete(array);
 			have_strings = true;
 		} else if (strcmp(key, "nodes") == 0) {
+			if (have_nodes)
+				return bad(s, "graph.nodes appears twice");
 			if (!have_strings || gp.declared_nodes == UINT64_MAX || gp.declared_edges == UINT64_MAX)
 				return bad(s, "graph.nodes before node_count, edge_count and strings");
 			g->nodes = calloc(gp.declared_nodes ? gp.declared_nodes : 1, sizeof(*g->nodes));
@@ -358,6 +368,8 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 			g->edge_start[gp.declared_nodes] = gp.edge_sum;
 			have_nodes = true;
 		} else if (strcmp(key, "edges") == 0) {
+			if (have_edges)
+				return bad(s, "graph.edges appears twice");
 			if (!have_nodes)
 				return bad(s, "graph.edges before graph.nodes");
 			g->edges = calloc(gp.declared_edges ? gp.declared_edges : 1, sizeof(*g->edges));
@@ -374,6 +386,8 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 					return bad(s, "an edge label names no string");
 			have_edges = true;
 		} else if (strcmp(key, "roots") == 0) {
+			if (have_roots)
+				return bad(s, "graph.roots appears twice");
 			if (!have_nodes)
 				return bad(s, "graph.roots before graph.nodes");
 			uint64_t n;
@@ -426,10 +440,11 @@ static struct ph_error *parse_exceptions(struct scanner *s, struct ph_loaded_sna
 		}
 		struct ph_exception_summary *e = &out->exceptions[out->exception_count++];
 		memset(e, 0, sizeof(*e));
+		unsigned members = 0;
 		for (;;) {
 			char key[64];
 			bool done;
-			struct ph_error *err = next_key(s, key, sizeof(key), &done);
+			struct ph_error *err = next_key(s, key, sizeof(key), &done, &members);
 			if (err)
 				return err;
 			if (done)
@@ -445,9 +460,9 @@ static struct ph_error *parse_exceptions(struct scanner *s, struct ph_loaded_sna
 				return err;
 			if (key[0] == 'a' && cJSON_IsNumber(value))
 				e->address = (uint64_t)value->valuedouble;
-			else if (key[0] == 't' && key[1] == 'y' && cJSON_IsString(value))
+			else if (key[0] == 't' && key[1] == 'y' && cJSON_IsString(value) && !e->type)
 				e->type = strdup(value->valuestring);
-			else if (key[0] == 'r' && cJSON_IsString(value))
+			else if (key[0] == 'r' && cJSON_IsString(value) && !e->repr)
 				e->repr = strdup(value->valuestring);
 			else if (key[0] == 't' && cJSON_IsNumber(value) && value->valuedouble >= 0)
 				e->traceback_length = (uint64_t)value->valuedouble;
@@ -470,14 +485,23 @@ struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loade
 	s.p++;
 	bool format_ok = false;
 	int version = -1;
+	unsigned members = 0;
 	for (;;) {
 		char key[64];
 		bool done;
-		if ((err = next_key(&s, key, sizeof(key), &done)))
+		if ((err = next_key(&s, key, sizeof(key), &done, &members)))
 			goto fail;
 		if (done)
 			break;
 		cJSON *value = NULL;
+		if ((strcmp(key, "graph") == 0 && out->has_graph) ||
+		    (strcmp(key, "exceptions") == 0 && out->has_exceptions) ||
+		    (strcmp(key, "target") == 0 && out->target) ||
+		    (strcmp(key, "capture") == 0 && out->capture) ||
+		    (strcmp(key, "types") == 0 && out->types)) {
+			err = bad(&s, "a section appears twice");
+			goto fail;
+		}
 		if (strcmp(key, "graph") == 0) {
 			if (!format_ok || version != 1) {
 				err = bad(&s, "the graph comes before the format header");
