@@ -38,6 +38,7 @@ struct ph_diff {
 	size_t container_count;
 	char warnings[4][256];
 	int warning_count;
+	bool owns_strings; /* names were copied (the snapshots were released) */
 };
 
 struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,

@@ -28,14 +28,26 @@ struct ph_loaded_snapshot {
 	bool has_exceptions;
 	struct ph_exception_summary *exceptions;
 	size_t exception_count;
+	/* PH_LOAD_NO_EDGES: graph.edges is not kept (edge_count is 0); instead
+	 * lengths[i] counts node i's item, dict value and set member edges */
+	uint32_t *lengths;
+};
+
+enum ph_load_flags {
+	PH_LOAD_FULL = 0,
+	PH_LOAD_NO_EDGES = 1, /* nodes and container lengths only: a fraction of the memory */
 };
 
 /* Errors: PH_EXIT_BAD_INPUT for anything that is not a complete,
  * consistent pyheap snapshot of format version 1 (the message says what
  * and where), PH_EXIT_NO_PROCESS-like codes never. */
 struct ph_error *ph_snapshot_load(const char *path, struct ph_loaded_snapshot *out);
+struct ph_error *ph_snapshot_load_flags(const char *path, unsigned flags,
+					struct ph_loaded_snapshot *out);
 /* The same from memory (used by the fuzz harness). */
 struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loaded_snapshot *out);
+struct ph_error *ph_snapshot_parse_flags(const char *text, size_t len, unsigned flags,
+					 struct ph_loaded_snapshot *out);
 void ph_snapshot_unload(struct ph_loaded_snapshot *snapshot);
 
 #endif

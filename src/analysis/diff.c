@@ -105,9 +105,13 @@ static const char *node_type(const struct ph_graph *g, uint32_t node)
 	return t < g->strings.count ? g->strings.items[t] : "?";
 }
 
-/* Entries of a container: its item/value/member edges. */
-static uint64_t container_length(const struct ph_graph *g, uint32_t node)
+/* Entries of a container: its item/value/member edges (counted at load
+ * time when the edges were not kept). */
+static uint64_t container_length(const struct ph_loaded_snapshot *s, uint32_t node)
 {
+	const struct ph_graph *g = &s->graph;
+	if (s->lengths)
+		return s->lengths[node];
 	uint64_t n = 0;
 	for (uint64_t e = g->edge_start[node]; e < g->edge_start[node + 1]; e++) {
 		uint32_t kind = g->edges[e].kind;
@@ -235,13 +239,13 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 			const struct ph_node *n = &b->graph.nodes[i];
 			if (n->flags & PH_NODE_PSEUDO)
 				continue;
-			uint64_t after = container_length(&b->graph, i);
+			uint64_t after = container_length(b, i);
 			if (!after)
 				continue;
 			uint32_t old = map_get(&any, n->address);
 			if (old == UINT32_MAX || strcmp(node_type(&a->graph, old), node_type(&b->graph, i)))
 				continue;
-			uint64_t before = container_length(&a->graph, old);
+			uint64_t before = container_length(a, old);
 			if (after <= before)
 				continue;
 			if (d->container_count == cap) {
@@ -289,6 +293,16 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 
 void ph_diff_free(struct ph_diff *d)
 {
+	if (d->owns_strings) {
+		for (size_t i = 0; i < d->type_count; i++)
+			free((char *)d->types[i].name);
+		for (size_t i = 0; i < d->container_count; i++)
+			free((char *)d->containers[i].type);
+		for (size_t i = 0; i < d->exception_count; i++) {
+			free((char *)d->exceptions[i].type);
+			free((char *)d->exceptions[i].repr);
+		}
+	}
 	free(d->types);
 	free(d->exceptions);
 	free(d->containers);

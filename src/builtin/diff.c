@@ -280,6 +280,39 @@ static void print_json(const struct ph_diff *d, const struct ph_loaded_snapshot 
 	ph_json_finish(&w);
 }
 
+/* Replaces the light B with a full one; the diff's strings point into the
+ * snapshots, so they are copied first and A is released. */
+static struct ph_error *reload_with_edges(const char *path_b, struct ph_loaded_snapshot *a,
+					  struct ph_loaded_snapshot *b, struct ph_diff *d)
+{
+	for (size_t i = 0; i < d->type_count; i++)
+		d->types[i].name = strdup(d->types[i].name);
+	for (size_t i = 0; i < d->container_count; i++)
+		d->containers[i].type = strdup(d->containers[i].type);
+	for (size_t i = 0; i < d->exception_count; i++) {
+		d->exceptions[i].type = strdup(d->exceptions[i].type);
+		d->exceptions[i].repr = strdup(d->exceptions[i].repr);
+	}
+	d->owns_strings = true;
+	cJSON *target = cJSON_Duplicate(a->target, 1), *capture = cJSON_Duplicate(a->capture, 1);
+	ph_snapshot_unload(a);
+	memset(a, 0, sizeof(*a));
+	a->target = target;
+	a->capture = capture;
+	cJSON *b_target = cJSON_Duplicate(b->target, 1), *b_capture = cJSON_Duplicate(b->capture, 1);
+	ph_snapshot_unload(b);
+	struct ph_error *err = ph_snapshot_load(path_b, b);
+	if (err) {
+		memset(b, 0, sizeof(*b));
+		cJSON_Delete(b_target);
+		cJSON_Delete(b_capture);
+		return err;
+	}
+	cJSON_Delete(b_target);
+	cJSON_Delete(b_capture);
+	return NULL;
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option long_options[] = {
@@ -345,11 +378,13 @@ int cmd_diff(int argc, char **argv)
 			path_b);
 		return PH_EXIT_USAGE;
 	}
+	/* Nodes and container lengths are enough to diff: the edges (most of
+	 * a graph) are read only to print chains, and only B's. */
 	struct ph_loaded_snapshot a, b;
-	struct ph_error *err = ph_snapshot_load(path_a, &a);
+	struct ph_error *err = ph_snapshot_load_flags(path_a, PH_LOAD_NO_EDGES, &a);
 	if (err)
 		return ph_report_error(err);
-	err = ph_snapshot_load(path_b, &b);
+	err = ph_snapshot_load_flags(path_b, PH_LOAD_NO_EDGES, &b);
 	if (err) {
 		ph_snapshot_unload(&a);
 		return ph_report_error(err);
@@ -372,6 +407,16 @@ int cmd_diff(int argc, char **argv)
 			code = ph_report_error(err);
 		} else {
 			qsort(d.types, d.type_count, sizeof(*d.types), compare_rows);
+			if (d.container_count) {
+				/* chains need B's edges: read B again, whole, without A */
+				err = reload_with_edges(path_b, &a, &b, &d);
+				if (err) {
+					ph_diff_free(&d);
+					ph_snapshot_unload(&a);
+					ph_snapshot_unload(&b);
+					return ph_report_error(err);
+				}
+			}
 			for (int i = 0; i < d.warning_count && json; i++)
 				fprintf(stderr, "pyheap diff: warning: %s\n", d.warnings[i]);
 			if (json)

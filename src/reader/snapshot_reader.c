@@ -176,6 +176,9 @@ struct graph_parse {
 	struct ph_graph *g;
 	uint64_t declared_nodes, declared_edges;
 	uint64_t edge_sum;
+	uint32_t *lengths; /* light mode: count container edges instead of keeping them */
+	uint32_t source;   /* light mode: the node whose edges are being read */
+	uint32_t light_to;
 };
 
 static bool put_node(void *ctx, uint64_t i, int64_t value)
@@ -220,12 +223,34 @@ static bool put_node(void *ctx, uint64_t i, int64_t value)
 	}
 }
 
+static bool put_light_edge(struct graph_parse *gp, uint64_t edge, uint64_t field, int64_t value)
+{
+	const struct ph_graph *g = gp->g;
+	if (field == 0) {
+		if (value < 0 || (uint64_t)value >= gp->declared_nodes)
+			return false;
+		while (gp->source + 1 < gp->declared_nodes && edge >= g->edge_start[gp->source + 1])
+			gp->source++;
+		return true;
+	}
+	if (field == 1) {
+		if (value < 0 || value >= PH_EDGE_KIND_COUNT)
+			return false;
+		if (value == PH_EDGE_ITEM || value == PH_EDGE_DICT_VALUE || value == PH_EDGE_SET_ITEM)
+			gp->lengths[gp->source]++;
+		return true;
+	}
+	return value >= 0;
+}
+
 static bool put_edge(void *ctx, uint64_t i, int64_t value)
 {
 	struct graph_parse *gp = ctx;
 	uint64_t edge = i / 3, field = i % 3;
 	if (edge >= gp->declared_edges)
 		return false;
+	if (gp->lengths)
+		return put_light_edge(gp, edge, field, value);
 	struct ph_edge *e = &gp->g->edges[edge];
 	switch (field) {
 	case 0:
@@ -284,13 +309,14 @@ static bool string_label_kind(uint32_t kind)
 	       kind == PH_EDGE_LOCAL || kind == PH_EDGE_SLOT;
 }
 
-static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
+static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g, unsigned flags,
+				   uint32_t **lengths)
 {
 	skip_ws(s);
 	if (s->p >= s->end || *s->p != '{')
 		return bad(s, "graph is not an object");
 	s->p++;
-	struct graph_parse gp = {g, UINT64_MAX, UINT64_MAX, 0};
+	struct graph_parse gp = {g, UINT64_MAX, UINT64_MAX, 0, NULL, 0, 0};
 	bool have_nodes = false, have_edges = false, have_strings = false, have_roots = false;
 	unsigned members = 0;
 	for (;;) {
@@ -372,10 +398,17 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g)
 				return bad(s, "graph.edges appears twice");
 			if (!have_nodes)
 				return bad(s, "graph.edges before graph.nodes");
-			g->edges = calloc(gp.declared_edges ? gp.declared_edges : 1, sizeof(*g->edges));
-			if (!g->edges)
-				return &ph_error_out_of_memory;
-			g->edge_count = g->edge_capacity = gp.declared_edges;
+			if (flags & PH_LOAD_NO_EDGES) {
+				*lengths = calloc(gp.declared_nodes ? gp.declared_nodes : 1, sizeof(**lengths));
+				if (!*lengths)
+					return &ph_error_out_of_memory;
+				gp.lengths = *lengths;
+			} else {
+				g->edges = calloc(gp.declared_edges ? gp.declared_edges : 1, sizeof(*g->edges));
+				if (!g->edges)
+					return &ph_error_out_of_memory;
+				g->edge_count = g->edge_capacity = gp.declared_edges;
+			}
 			uint64_t n;
 			if ((err = parse_ints(s, "graph.edges", &gp, put_edge, &n)))
 				return err;
@@ -475,6 +508,12 @@ static struct ph_error *parse_exceptions(struct scanner *s, struct ph_loaded_sna
 
 struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loaded_snapshot *out)
 {
+	return ph_snapshot_parse_flags(text, len, PH_LOAD_FULL, out);
+}
+
+struct ph_error *ph_snapshot_parse_flags(const char *text, size_t len, unsigned flags,
+					 struct ph_loaded_snapshot *out)
+{
 	memset(out, 0, sizeof(*out));
 	ph_graph_init(&out->graph);
 	struct scanner s = {text, text + len, text};
@@ -507,7 +546,7 @@ struct ph_error *ph_snapshot_parse(const char *text, size_t len, struct ph_loade
 				err = bad(&s, "the graph comes before the format header");
 				goto fail;
 			}
-			if ((err = parse_graph(&s, &out->graph)))
+			if ((err = parse_graph(&s, &out->graph, flags, &out->lengths)))
 				goto fail;
 			out->has_graph = true;
 			continue;
@@ -568,6 +607,12 @@ fail:
 
 struct ph_error *ph_snapshot_load(const char *path, struct ph_loaded_snapshot *out)
 {
+	return ph_snapshot_load_flags(path, PH_LOAD_FULL, out);
+}
+
+struct ph_error *ph_snapshot_load_flags(const char *path, unsigned flags,
+					struct ph_loaded_snapshot *out)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ph_error_new(PH_EXIT_BAD_INPUT, "cannot open %s: %s", path, strerror(errno));
@@ -584,7 +629,7 @@ struct ph_error *ph_snapshot_load(const char *path, struct ph_loaded_snapshot *o
 	close(fd);
 	if (map == MAP_FAILED)
 		return ph_error_new(PH_EXIT_BAD_INPUT, "cannot map %s: %s", path, strerror(errno));
-	struct ph_error *err = ph_snapshot_parse(map, (size_t)st.st_size, out);
+	struct ph_error *err = ph_snapshot_parse_flags(map, (size_t)st.st_size, flags, out);
 	munmap(map, (size_t)st.st_size);
 	return err ? ph_error_wrap(err, "%s", path) : NULL;
 }
@@ -600,5 +645,6 @@ void ph_snapshot_unload(struct ph_loaded_snapshot *s)
 		free(s->exceptions[i].repr);
 	}
 	free(s->exceptions);
+	free(s->lengths);
 	memset(s, 0, sizeof(*s));
 }
