@@ -87,7 +87,7 @@ def tracer_pid(pid):
 class Fixture:
     """A fixture process blocked at its oracle checkpoint."""
 
-    def __init__(self, python, script, env=None, timeout=600):
+    def __init__(self, python, script, env=None, timeout=600, capture_stdout=False):
         self.tmp = tempfile.mkdtemp(prefix="pyheap-test-")
         self.oracle_path = os.path.join(self.tmp, "oracle.json")
         full_env = dict(os.environ)
@@ -96,10 +96,12 @@ class Fixture:
         full_env["PYHEAP_ORACLE_OUT"] = self.oracle_path
         self.stderr_path = os.path.join(self.tmp, "stderr")
         self.stderr = open(self.stderr_path, "wb")
+        self.stdout_path = os.path.join(self.tmp, "stdout")
+        self.stdout = open(self.stdout_path, "wb") if capture_stdout else None
         self.proc = subprocess.Popen(
             [python, os.path.join(FIXTURES, script)],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=self.stdout if capture_stdout else subprocess.DEVNULL,
             stderr=self.stderr,
             env=full_env,
         )
@@ -164,9 +166,18 @@ class Fixture:
                 pass
             self.proc.wait()
 
+    def output_text(self):
+        if not self.stdout:
+            return ""
+        self.stdout.flush()
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
     def close(self):
         self.kill()
         self.stderr.close()
+        if self.stdout:
+            self.stdout.close()
         for name in os.listdir(self.tmp):
             os.unlink(os.path.join(self.tmp, name))
         os.rmdir(self.tmp)

@@ -20,12 +20,16 @@ struct ph_walk_report {
 	uint64_t per_list[PH_MAX_GC_LISTS]; /* summed over interpreters */
 	char problem[256];                  /* what was inconsistent, and where */
 	uint64_t collecting_flag; /* PH_WALK_COLLECTING: address of the flag that was set */
+	unsigned broken_lists;    /* tolerant walks: lists abandoned at a bad link */
 };
 
 /* Called with the address of each object (just after its PyGC_Head). */
 typedef bool (*ph_gc_visit_fn)(void *ctx, uint64_t object, unsigned list);
 
-enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects,
+/* A tolerant walk goes on to the next list after a broken link (and
+ * past a running collection), keeping what it saw; it still returns
+ * PH_WALK_INCONSISTENT so the caller knows the view is partial. */
+enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects, bool tolerant,
 			       ph_gc_visit_fn visit, void *ctx, struct ph_walk_report *report);
 
 /* First interpreter (the main one), or 0. */

@@ -16,6 +16,7 @@ struct ph_snapshot_options {
 	unsigned max_attempts; /* stops tried while a collection is running */
 	bool progress;        /* progress lines on stderr */
 	bool graph;           /* build the reference graph */
+	bool redact;          /* replace str contents by their length and a hash */
 };
 
 struct ph_type_count {
@@ -52,6 +53,10 @@ struct ph_snapshot {
 	bool has_graph;
 	struct ph_graph graph;
 	uint64_t invalid_referents;
+	bool redacted;
+	bool complete;      /* false: a partial view, see problem */
+	char problem[256];  /* what could not be read, when incomplete */
+	unsigned broken_lists;
 };
 
 struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options *options,

@@ -28,6 +28,7 @@ struct ph_target {
 	 * always visits its values, even when they are an object's inline values */
 	bool always_traverse_managed_dict;
 	uint64_t async_gen_type;   /* PyAsyncGen_Type */
+	bool redact;               /* --redact: no str/bytes contents in the output */
 	uint64_t family_types[32]; /* sizeof families' base types, by enum ph_size_family */
 	uint64_t ref_types[32];    /* referent families' base types, by enum ph_ref_family */
 	uint64_t subtype_traverse; /* the tp_traverse of Python classes, or 0 */

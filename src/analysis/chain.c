@@ -1,4 +1,5 @@
 #include "pyheap/chain.h"
+#include "pyheap/safe_text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,26 @@ uint32_t *ph_nodes_of_type(const struct ph_graph *g, const char *name, uint32_t 
 	return nodes;
 }
 
+static void describe_node_raw(const struct ph_graph *g, uint32_t node, char *buf, size_t size);
+static void describe_edge_raw(const struct ph_graph *g, const struct ph_edge *e, char *buf,
+			      size_t size);
+
+/* Descriptions are made of target strings: escaped for any terminal. */
 void ph_describe_node(const struct ph_graph *g, uint32_t node, char *buf, size_t size)
+{
+	char raw[600];
+	describe_node_raw(g, node, raw, sizeof(raw));
+	ph_safe_text(buf, size, raw);
+}
+
+void ph_describe_edge(const struct ph_graph *g, const struct ph_edge *e, char *buf, size_t size)
+{
+	char raw[300];
+	describe_edge_raw(g, e, raw, sizeof(raw));
+	ph_safe_text(buf, size, raw);
+}
+
+static void describe_node_raw(const struct ph_graph *g, uint32_t node, char *buf, size_t size)
 {
 	const struct ph_node *n = &g->nodes[node];
 	const char *type = short_name(type_name(g, node));
@@ -125,7 +145,8 @@ void ph_describe_node(const struct ph_graph *g, uint32_t node, char *buf, size_t
 		snprintf(buf, size, "%s %s", type, detail);
 }
 
-void ph_describe_edge(const struct ph_graph *g, const struct ph_edge *e, char *buf, size_t size)
+static void describe_edge_raw(const struct ph_graph *g, const struct ph_edge *e, char *buf,
+			      size_t size)
 {
 	const char *label = e->label < g->strings.count ? g->strings.items[e->label] : "?";
 	switch ((enum ph_edge_kind)e->kind) {
@@ -233,8 +254,11 @@ void ph_chain_print(FILE *out, const struct ph_graph *g, const struct ph_paths *
 		ph_describe_edge(g, &g->edges[edges[i]], text[i].edge, sizeof(text[i].edge));
 	}
 	const struct ph_root *root = &g->roots[paths->root_of[nodes[0]]];
-	if (root->kind == PH_ROOT_THREAD_FRAME)
-		fprintf(out, "(%s) ", root->name < g->strings.count ? g->strings.items[root->name] : "thread");
+	if (root->kind == PH_ROOT_THREAD_FRAME) {
+		fputc('(', out);
+		ph_fputs_safe(root->name < g->strings.count ? g->strings.items[root->name] : "thread", out);
+		fputs(") ", out);
+	}
 	else if (root->kind != PH_ROOT_MODULE)
 		fprintf(out, "(%s) ", root->kind == PH_ROOT_SYSDICT ? "sys.__dict__" : "builtins");
 	for (int64_t i = 0; i < hops;) {

@@ -11,6 +11,7 @@
 #include "builtin.h"
 #include "pyheap/chain.h"
 #include "pyheap/json_writer.h"
+#include "pyheap/safe_text.h"
 #include "pyheap/snapshot.h"
 #include "pyheap/snapshot_reader.h"
 
@@ -166,11 +167,16 @@ static int run_chain(const struct ph_graph *g, const struct chain_options *o)
 		if (count == 0) {
 			const char *close[8];
 			size_t n = ph_closest_type_names(g, o->type, close, 8);
-			fprintf(stderr, "pyheap chain: no object of type '%s' in the snapshot", o->type);
+			fprintf(stderr, "pyheap chain: no object of type '");
+			ph_fputs_safe(o->type, stderr);
+			fprintf(stderr, "' in the snapshot");
 			if (n) {
 				fprintf(stderr, "; closest type names:\n");
-				for (size_t i = 0; i < n; i++)
-					fprintf(stderr, "  %s\n", close[i]);
+				for (size_t i = 0; i < n; i++) {
+					fputs("  ", stderr);
+					ph_fputs_safe(close[i], stderr);
+					fputc('\n', stderr);
+				}
 			} else {
 				fprintf(stderr, "\n");
 			}
@@ -201,9 +207,12 @@ static int run_chain(const struct ph_graph *g, const struct chain_options *o)
 		ph_json_end_object(&w);
 		ph_json_finish(&w);
 	} else {
-		if (!o->have_address)
-			printf("%u object%s of type %s; %s:\n\n", count, count == 1 ? "" : "s", o->type,
-			       shown == 1 ? "the shortest chain from a root" : "chains from a root, shortest first");
+		if (!o->have_address) {
+			printf("%u object%s of type ", count, count == 1 ? "" : "s");
+			ph_fputs_safe(o->type, stdout);
+			printf("; %s:\n\n", shown == 1 ? "the shortest chain from a root"
+						       : "chains from a root, shortest first");
+		}
 		for (uint64_t i = 0; i < shown; i++) {
 			if (i)
 				printf("\n");
@@ -284,7 +293,8 @@ int cmd_chain(int argc, char **argv)
 		return PH_EXIT_USAGE;
 	}
 	if (pid) {
-		struct ph_snapshot_options options = {30000, 50, false, true};
+		struct ph_snapshot_options options = {
+		    .timeout_ms = 30000, .max_attempts = 50, .progress = false, .graph = true, .redact = false};
 		struct ph_snapshot *snap;
 		struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);
 		if (err)

@@ -10,6 +10,7 @@
 #include "pyheap/chain.h"
 #include "pyheap/diff.h"
 #include "pyheap/json_writer.h"
+#include "pyheap/safe_text.h"
 
 static const char diff_usage[] =
     "usage: pyheap diff [options] A.json B.json\n"
@@ -61,9 +62,11 @@ static const char *describe_side(const struct ph_loaded_snapshot *s, char *buf, 
 	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(s->target, "pid");
 	const cJSON *time = cJSON_GetObjectItemCaseSensitive(s->capture, "time");
 	const cJSON *python = cJSON_GetObjectItemCaseSensitive(s->target, "python");
-	snprintf(buf, size, "pid %d, Python %s, %s", cJSON_IsNumber(pid) ? pid->valueint : 0,
+	char raw[200];
+	snprintf(raw, sizeof(raw), "pid %d, Python %.40s, %.40s", cJSON_IsNumber(pid) ? pid->valueint : 0,
 		 cJSON_IsString(python) ? python->valuestring : "?",
 		 cJSON_IsString(time) ? time->valuestring : "?");
+	ph_safe_text(buf, size, raw);
 	return buf;
 }
 
@@ -72,8 +75,11 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 		       bool all, size_t limit)
 {
 	char side[200];
-	printf("A: %s (%s)\n", path_a, describe_side(a, side, sizeof(side)));
-	printf("B: %s (%s)%s\n", path_b, describe_side(b, side, sizeof(side)),
+	printf("A: ");
+	ph_fputs_safe(path_a, stdout);
+	printf(" (%s)\nB: ", describe_side(a, side, sizeof(side)));
+	ph_fputs_safe(path_b, stdout);
+	printf(" (%s)%s\n", describe_side(b, side, sizeof(side)),
 	       d->same_process ? ", the same process" : "");
 	for (int i = 0; i < d->warning_count; i++)
 		printf("warning: %s\n", d->warnings[i]);
@@ -94,9 +100,10 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 			hidden++;
 			continue;
 		}
-		char size_text[32], name[64];
+		char size_text[32], name[64], safe_name[256];
 		human(size_text, sizeof(size_text), size_delta, true);
-		snprintf(name, sizeof(name), "%s%s", r->name,
+		ph_safe_text(safe_name, sizeof(safe_name), r->name);
+		snprintf(name, sizeof(name), "%.50s%s", safe_name,
 			 r->before == 0 ? " (new)" : r->after == 0 ? " (gone)" : "");
 		printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s", name, r->before, r->after,
 		       delta, size_text);
@@ -125,10 +132,13 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 			const char *dot = strrchr(e->type, '.');
 			int module_len = dot ? (int)(dot - e->type) : 0;
 			size_t short_len = strlen(dot ? dot + 1 : e->type);
+			char type[300], repr[600];
+			ph_safe_text(type, sizeof(type), e->type);
+			ph_safe_text(repr, sizeof(repr), e->repr);
 			if (dot && strncmp(e->repr, dot + 1, short_len) == 0)
-				printf("  %.*s.%s", module_len, e->type, e->repr);
+				printf("  %.*s.%s", module_len, type, repr);
 			else
-				printf("  %s %s", e->type, e->repr);
+				printf("  %s %s", type, repr);
 			printf(" at 0x%" PRIx64 ": traceback %" PRIu64 " -> %" PRIu64 " entries\n",
 			       e->address, e->before, e->after);
 		}
@@ -139,8 +149,10 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 		bool have_paths = ph_paths_compute(&b->graph, &paths);
 		for (size_t i = 0; i < d->container_count; i++) {
 			const struct ph_container_growth *c = &d->containers[i];
+			char type[300];
+			ph_safe_text(type, sizeof(type), c->type);
 			printf("  %s at 0x%" PRIx64 ": %" PRIu64 " -> %" PRIu64 " entries (+%" PRIu64 ")\n",
-			       c->type, c->address, c->before, c->after, c->after - c->before);
+			       type, c->address, c->before, c->after, c->after - c->before);
 			if (have_paths) {
 				printf("    ");
 				fflush(stdout);

@@ -10,6 +10,7 @@
 
 #include "builtin.h"
 #include "pyheap/error.h"
+#include "pyheap/safe_text.h"
 #include "pyheap/snapshot.h"
 
 static const char snap_usage[] =
@@ -26,6 +27,8 @@ static const char snap_usage[] =
     "                      (default 50)\n"
     "      --no-graph      per-type counts only: no reference graph, no exceptions\n"
     "                      (a shorter pause and a much smaller file)\n"
+    "      --redact        no string contents in the snapshot: dict keys and\n"
+    "                      exception messages become their length and a hash\n"
     "  -q, --quiet         no progress or summary on stderr\n"
     "  -h, --help          this text\n";
 
@@ -45,12 +48,12 @@ int cmd_snap(int argc, char **argv)
 	static const struct option long_options[] = {
 	    {"output", required_argument, NULL, 'o'}, {"timeout", required_argument, NULL, 't'},
 	    {"attempts", required_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
-	    {"no-graph", no_argument, NULL, 'G'},
+	    {"no-graph", no_argument, NULL, 'G'},      {"redact", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	unsigned long timeout_s = 30, attempts = 50;
-	bool quiet = false, graph = true;
+	bool quiet = false, graph = true, redact = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:t:qh", long_options, NULL)) != -1) {
@@ -76,6 +79,9 @@ int cmd_snap(int argc, char **argv)
 			break;
 		case 'G':
 			graph = false;
+			break;
+		case 'R':
+			redact = true;
 			break;
 		case 'h':
 			fputs(snap_usage, stdout);
@@ -132,6 +138,7 @@ int cmd_snap(int argc, char **argv)
 	    .max_attempts = (unsigned)attempts,
 	    .progress = !quiet && isatty(STDERR_FILENO),
 	    .graph = graph,
+	    .redact = redact,
 	};
 	struct ph_snapshot *snap;
 	struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);
@@ -155,12 +162,23 @@ int cmd_snap(int argc, char **argv)
 		ph_snapshot_free(snap);
 		return PH_EXIT_OUTPUT;
 	}
+	char version[64];
+	ph_safe_text(version, sizeof(version), snap->python_version);
 	if (!quiet)
 		fprintf(stderr,
 			"pyheap: %llu objects of %zu types in Python %s (pid %d); target paused "
 			"%.1f ms\n",
-			(unsigned long long)snap->objects, snap->type_count, snap->python_version,
-			(int)snap->pid, snap->pause_ms);
+			(unsigned long long)snap->objects, snap->type_count, version, (int)snap->pid,
+			snap->pause_ms);
+	int code = PH_EXIT_OK;
+	if (!snap->complete) {
+		/* written all the same: what could be read, and what could not */
+		fprintf(stderr,
+			"pyheap: warning: the heap never looked consistent in %u stops; the "
+			"snapshot is partial (%u GC list(s) cut short: %s)\n",
+			snap->attempts, snap->broken_lists, snap->problem);
+		code = PH_EXIT_INCONSISTENT;
+	}
 	ph_snapshot_free(snap);
-	return PH_EXIT_OK;
+	return code;
 }

@@ -5,6 +5,7 @@
  * heap costs a few thousand allocations, not millions. */
 #include "pyheap/memory.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,11 @@ struct ph_block_cache {
 	struct cached_block *last; /* most recent hit: the walk is local */
 	uint64_t bytes_copied;
 	struct ph_error *fatal;
+	/* testing only (PYHEAP_TEST_CORRUPT=seed:flips-per-MiB): flip random
+	 * bytes of our copy, never of the target, to prove the walk survives
+	 * garbage */
+	uint64_t corrupt_state;
+	unsigned corrupt_per_mib;
 };
 
 enum { BLOCKS_PER_SLAB = 64 };
@@ -56,6 +62,15 @@ struct ph_error *ph_block_cache_new(struct ph_memory_reader *backing,
 	cache->block_size = block_size;
 	cache->block_mask = ~(uint64_t)(block_size - 1);
 	cache->slot_count = 4096;
+	const char *corrupt = getenv("PYHEAP_TEST_CORRUPT");
+	if (corrupt) {
+		unsigned long long seed = 0;
+		unsigned rate = 0;
+		if (sscanf(corrupt, "%llu:%u", &seed, &rate) == 2 && rate) {
+			cache->corrupt_state = seed * 2654435761u + 1;
+			cache->corrupt_per_mib = rate;
+		}
+	}
 	cache->slots = calloc(cache->slot_count, sizeof(*cache->slots));
 	if (!cache->slots) {
 		free(cache);
@@ -163,6 +178,25 @@ static uint64_t page_bits(uint64_t first, uint64_t count)
 	return count >= 64 ? ~0ull : ((1ull << count) - 1) << first;
 }
 
+static uint64_t next_random(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+static void corrupt_bytes(struct ph_block_cache *cache, unsigned char *data, size_t len)
+{
+	uint64_t flips = ((uint64_t)len * cache->corrupt_per_mib) >> 20;
+	if (!flips && next_random(&cache->corrupt_state) % (1u << 20) < len * cache->corrupt_per_mib)
+		flips = 1;
+	for (uint64_t i = 0; i < flips; i++) {
+		uint64_t r = next_random(&cache->corrupt_state);
+		data[r % len] ^= (unsigned char)(1u << ((r >> 32) & 7));
+	}
+}
+
 /* Copies the part of the mapping holding page `page` that falls inside
  * the block, in one read, and marks those pages. */
 static void load_page(struct ph_block_cache *cache, struct cached_block *block, uint64_t page)
@@ -188,6 +222,8 @@ static void load_page(struct ph_block_cache *cache, struct cached_block *block, 
 			ph_error_free(err);
 	}
 	cache->bytes_copied += done;
+	if (cache->corrupt_per_mib && done)
+		corrupt_bytes(cache, block->data + (lo - block->base), done);
 	block->loaded |= page_bits(first, count);
 	block->valid |= page_bits(first, done >> PAGE_SHIFT);
 }

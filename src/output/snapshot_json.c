@@ -257,6 +257,16 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_double(&w, (double)(long long)(s->total_pause_ms * 1000 + 0.5) / 1000);
 	ph_json_key(&w, "objects");
 	ph_json_uint(&w, s->objects);
+	ph_json_key(&w, "complete");
+	ph_json_bool(&w, s->complete);
+	if (!s->complete) {
+		ph_json_key(&w, "problem");
+		ph_json_string(&w, s->problem);
+		ph_json_key(&w, "broken_lists");
+		ph_json_uint(&w, s->broken_lists);
+	}
+	ph_json_key(&w, "redacted");
+	ph_json_bool(&w, s->redacted);
 	ph_json_key(&w, "unreadable_objects");
 	ph_json_uint(&w, s->unreadable_objects);
 	ph_json_key(&w, "bytes_copied");

@@ -73,7 +73,7 @@ static enum ph_walk_status walk_list(const struct ph_target *t, uint64_t head, u
 }
 
 static enum ph_walk_status walk_state(const struct ph_target *t, uint64_t state, uint64_t *budget,
-				      ph_gc_visit_fn visit, void *ctx,
+				      bool tolerant, ph_gc_visit_fn visit, void *ctx,
 				      struct ph_walk_report *report)
 {
 	const struct ph_layout *l = t->layout;
@@ -84,21 +84,26 @@ static enum ph_walk_status walk_state(const struct ph_target *t, uint64_t state,
 				 "GC state at 0x%llx is unreadable", (unsigned long long)state);
 			return PH_WALK_INCONSISTENT;
 		}
-		if (collecting) {
+		if (collecting && !tolerant) {
 			report->collecting_flag = state + l->gc_collecting;
 			return PH_WALK_COLLECTING;
 		}
 	}
+	enum ph_walk_status result = PH_WALK_OK;
 	for (unsigned i = 0; i < l->gc_list_count; i++) {
 		enum ph_walk_status status =
 		    walk_list(t, state + l->gc_list_heads[i], i, budget, visit, ctx, report);
-		if (status != PH_WALK_OK)
+		if (status == PH_WALK_OK)
+			continue;
+		if (!tolerant || status == PH_WALK_STOPPED)
 			return status;
+		report->broken_lists++;
+		result = PH_WALK_INCONSISTENT;
 	}
-	return PH_WALK_OK;
+	return result;
 }
 
-enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects,
+enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects, bool tolerant,
 			       ph_gc_visit_fn visit, void *ctx, struct ph_walk_report *report)
 {
 	const struct ph_layout *l = t->layout;
@@ -107,7 +112,7 @@ enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects,
 	if (l->runtime_gc != PH_ABSENT) {
 		/* 3.8: one GC state for the whole runtime. */
 		report->interpreters = 1;
-		return walk_state(t, t->runtime + l->runtime_gc, &budget, visit, ctx, report);
+		return walk_state(t, t->runtime + l->runtime_gc, &budget, tolerant, visit, ctx, report);
 	}
 	uint64_t interp = ph_main_interpreter(t);
 	if (!interp) {
@@ -117,6 +122,7 @@ enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects,
 	}
 	uint64_t seen[64];
 	unsigned seen_count = 0;
+	enum ph_walk_status overall = PH_WALK_OK;
 	while (interp) {
 		for (unsigned i = 0; i < seen_count && i < 64; i++) {
 			if (seen[i] == interp) {
@@ -135,14 +141,16 @@ enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects,
 			seen[seen_count++] = interp;
 		report->interpreters++;
 		enum ph_walk_status status =
-		    walk_state(t, interp + l->interp_gc, &budget, visit, ctx, report);
-		if (status != PH_WALK_OK)
+		    walk_state(t, interp + l->interp_gc, &budget, tolerant, visit, ctx, report);
+		if (status != PH_WALK_OK && (!tolerant || status == PH_WALK_STOPPED))
 			return status;
+		if (status != PH_WALK_OK)
+			overall = status;
 		if (!ph_read_u64(t, interp + l->interp_next, &interp)) {
 			snprintf(report->problem, sizeof(report->problem),
 				 "interpreter state is unreadable");
 			return PH_WALK_INCONSISTENT;
 		}
 	}
-	return PH_WALK_OK;
+	return overall;
 }

@@ -3,11 +3,24 @@
 #include <string.h>
 
 #include "family.h"
+#include "pyheap/safe_text.h"
 
 void ph_referents_key_label(const struct ph_target *t, uint64_t key, char *buf, size_t size)
 {
 	char text[72];
 	bool cut = false;
+	if (t->redact && ph_is_str(t, key)) {
+		/* the whole string for the hash; its length as Python counts it */
+		static char whole[1 << 16];
+		int64_t length = 0;
+		ph_read_i64(t, key + t->layout->str_length, &length);
+		if (ph_str_read(t, key, whole, sizeof(whole), &cut)) {
+			ph_redacted(buf, size, whole, strlen(whole));
+			return;
+		}
+		snprintf(buf, size, "<redacted str of %lld characters>", (long long)length);
+		return;
+	}
 	if (ph_str_read(t, key, text, sizeof(text), &cut)) {
 		/* repr-like: quotes, and the characters that would break a line */
 		size_t o = 0;

@@ -121,6 +121,25 @@ struct attempt_result {
 	unsigned threads;
 };
 
+/* A process that exec'd between two stops keeps its PID and start time:
+ * recognise it by its executable and by the interpreter no longer mapped. */
+static struct ph_error *check_same_image(pid_t pid, const struct ph_image *image,
+					 const char *exe, const struct ph_memory_map *map)
+{
+	char link[64], now[4096];
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(link, now, sizeof(now) - 1);
+	now[n > 0 ? n : 0] = '\0';
+	bool mapped = false;
+	for (size_t i = 0; i < map->count && !mapped; i++)
+		mapped = strcmp(map->regions[i].path, image->path) == 0;
+	if ((exe && exe[0] && strcmp(exe, now) != 0) || !mapped)
+		return ph_error_new(PH_EXIT_TARGET_GONE,
+				    "process %d exec'd %s during the snapshot: it no longer runs %s",
+				    (int)pid, now[0] ? now : "another program", image->path);
+	return NULL;
+}
+
 /* Testing only: PYHEAP_TEST_HOLD_MS keeps the target stopped that much
  * longer, so tests can signal pyheap, kill the target or hit --timeout at
  * the worst moment. Documented in docs/testing.md. */
@@ -140,7 +159,7 @@ static void hold_for_tests(void)
 /* One stop-walk-resume cycle. */
 static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *options,
 				struct ph_target *t, struct ph_type_table *types,
-				struct ph_snapshot *snap, struct attempt_result *result)
+				struct ph_snapshot *snap, bool tolerant, struct attempt_result *result)
 {
 	struct ph_stopped_process *stopped;
 	struct ph_error *err = ph_attach_stop(pid, options->timeout_ms, &stopped);
@@ -153,6 +172,8 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 	struct ph_memory_reader *reader = NULL;
 	struct ph_block_cache *cache = NULL;
 	err = ph_memory_map_load(pid, &map);
+	if (!err)
+		err = check_same_image(pid, t->image, snap->exe, &map);
 	if (!err)
 		err = ph_process_reader_new(pid, &reader);
 	if (!err)
@@ -179,10 +200,12 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 		struct walk_state state = {t, types, 0, options->graph ? &builder : NULL};
 		ph_graph_free(&snap->graph);
 		ph_graph_init(&snap->graph);
-		result->status = ph_gc_walk(t, object_bound(&map), count_object, &state,
+		result->status = ph_gc_walk(t, object_bound(&map), tolerant, count_object, &state,
 					    &result->report);
 		snap->unreadable_objects = state.unreadable;
-		if (result->status == PH_WALK_OK && options->graph) {
+		bool usable = result->status == PH_WALK_OK ||
+			      (tolerant && result->status == PH_WALK_INCONSISTENT);
+		if (usable && options->graph) {
 			if (!ph_graph_build(&builder))
 				err = builder.out_of_memory
 					  ? ph_error_new(PH_EXIT_INTERNAL,
@@ -289,6 +312,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	if (!snap)
 		return &ph_error_out_of_memory;
 	snap->pid = pid;
+	snap->complete = true;
 	struct ph_image *image = NULL;
 	struct ph_layout *layout = NULL;
 	struct ph_type_table types;
@@ -334,6 +358,8 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	ph_image_symbol(image, "PyBaseObject_Type", &t.object_type);
 	ph_image_symbol(image, "PyLong_Type", &t.int_type);
 	ph_image_symbol(image, "PyAsyncGen_Type", &t.async_gen_type);
+	t.redact = options->redact;
+	snap->redacted = options->redact;
 
 	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
 	struct attempt_result result;
@@ -341,7 +367,9 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 		memset(&result, 0, sizeof(result));
 		ph_type_table_free(&types);
 		ph_type_table_init(&types);
-		err = attempt(pid, options, &t, &types, snap, &result);
+		/* the last stop takes what it can get, and says so */
+		bool last = snap->attempts >= max_attempts;
+		err = attempt(pid, options, &t, &types, snap, last, &result);
 		if (err)
 			goto out;
 		snap->total_pause_ms += result.pause_ms;
@@ -353,15 +381,19 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 		}
 		if (result.status == PH_WALK_OK)
 			break;
-		if (snap->attempts >= max_attempts) {
-			err = ph_error_new(
-			    PH_EXIT_INCONSISTENT,
-			    "no consistent view of the heap of process %d after %u stops: %s",
-			    (int)pid, snap->attempts,
-			    result.status == PH_WALK_COLLECTING ? "a garbage collection was "
-								  "running every time"
-								: result.report.problem);
-			goto out;
+		if (last) {
+			if (result.status != PH_WALK_INCONSISTENT) {
+				err = ph_error_new(PH_EXIT_INCONSISTENT,
+						   "no view of the heap of process %d after %u stops",
+						   (int)pid, snap->attempts);
+				goto out;
+			}
+			snap->complete = false;
+			snap->broken_lists = result.report.broken_lists;
+			snprintf(snap->problem, sizeof(snap->problem), "%s",
+				 result.report.problem[0] ? result.report.problem
+							  : "a collection was running at every stop");
+			break;
 		}
 		if (options->progress)
 			fprintf(stderr, "pyheap: retrying (%s)\n",
