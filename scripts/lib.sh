@@ -7,7 +7,7 @@ PYHEAP_BUILD="${PYHEAP_BUILD:-$PYHEAP_ROOT/build}"
 # Debian packages: to build, to run the tests, and the debug info of the
 # system python3.11 (a stripped binary) so it can be tested too.
 PYHEAP_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libelf-dev libdw-dev libcjson-dev"
-PYHEAP_TEST_PACKAGES="python3 binutils elfutils util-linux procps python3.11-dbg"
+PYHEAP_TEST_PACKAGES="python3 binutils elfutils util-linux procps python3.11-dbg debuginfod libdebuginfod1"
 
 ph_missing_packages() {
 	local missing=() pkg

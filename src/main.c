@@ -12,6 +12,7 @@ static const char main_usage[] =
     "  snap PID       snapshot a running CPython process's heap as JSON\n"
     "  chain          who keeps objects of a type alive: the shortest chain from a root\n"
     "  diff A B       what grew between two snapshots\n"
+    "  layout FILE    struct layouts of an interpreter build, for hosts without debug info\n"
     "\n"
     "Run 'pyheap <command> --help' for a command's options.\n"
     "\n"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
 		return cmd_chain(argc - 1, argv + 1);
 	if (strcmp(command, "diff") == 0)
 		return cmd_diff(argc - 1, argv + 1);
+	if (strcmp(command, "layout") == 0)
+		return cmd_layout(argc - 1, argv + 1);
 	fprintf(stderr, "pyheap: '%s' is not a command\n\n%s", command, main_usage);
 	return PH_EXIT_USAGE;
 }

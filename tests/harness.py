@@ -87,7 +87,7 @@ def tracer_pid(pid):
 class Fixture:
     """A fixture process blocked at its oracle checkpoint."""
 
-    def __init__(self, python, script, env=None, timeout=600, capture_stdout=False):
+    def __init__(self, python, script, env=None, timeout=600, capture_stdout=False, prefix=()):
         self.tmp = tempfile.mkdtemp(prefix="pyheap-test-")
         self.oracle_path = os.path.join(self.tmp, "oracle.json")
         full_env = dict(os.environ)
@@ -99,7 +99,7 @@ class Fixture:
         self.stdout_path = os.path.join(self.tmp, "stdout")
         self.stdout = open(self.stdout_path, "wb") if capture_stdout else None
         self.proc = subprocess.Popen(
-            [python, os.path.join(FIXTURES, script)],
+            list(prefix) + [python, os.path.join(FIXTURES, script)],
             stdin=subprocess.PIPE,
             stdout=self.stdout if capture_stdout else subprocess.DEVNULL,
             stderr=self.stderr,
@@ -189,9 +189,11 @@ def run_pyheap(args, timeout=600):
     return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
 
-def snapshot(pid, timeout=600):
+def snapshot(pid, timeout=600, extra=(), env=None):
     """Takes a snapshot; returns (exit code, parsed JSON or None, stderr)."""
-    code, out, err = run_pyheap(["snap", "-q", str(pid)], timeout=timeout)
+    proc = subprocess.run([PYHEAP, "snap", "-q"] + list(extra) + [str(pid)], capture_output=True,
+                          timeout=timeout, env=env)
+    code, out, err = proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     data = None
     if code == 0:
         try:

@@ -23,6 +23,8 @@ struct ph_image {
 	Dwfl_Module *module;
 	Dwarf *dwarf;      /* NULL until ph_image_load_dwarf succeeds */
 	char *path;        /* the ELF file as mapped in the target */
+	char *map_name;    /* its name in /proc/PID/maps */
+	uint64_t load_address; /* where the module starts in the target */
 	char build_id[81]; /* hex, empty when the file has none */
 	char *debuginfo;   /* human-readable: where the DWARF came from */
 	uint64_t runtime_address; /* _PyRuntime */
@@ -32,8 +34,13 @@ struct ph_image {
 	char *symbol_names; /* storage for symbols[].name */
 };
 
+/* A debug file to try before any other (pyheap snap --debuginfo FILE). */
+void ph_image_set_debuginfo(const char *path);
 /* Finds the CPython image mapped in pid. PH_EXIT_NOT_PYTHON when none. */
 struct ph_error *ph_image_find(pid_t pid, struct ph_image **out);
+/* The interpreter in an ELF file on disk (libpython or python), for
+ * pyheap layout: symbols at their link-time addresses. */
+struct ph_error *ph_image_open_file(const char *path, struct ph_image **out);
 /* Loads DWARF; PH_EXIT_NO_DEBUGINFO with every place searched when absent. */
 struct ph_error *ph_image_load_dwarf(struct ph_image *image);
 void ph_image_free(struct ph_image *image);

@@ -17,6 +17,7 @@ struct ph_snapshot_options {
 	bool progress;        /* progress lines on stderr */
 	bool graph;           /* build the reference graph */
 	bool redact;          /* replace str contents by their length and a hash */
+	const char *layout_file; /* layouts from a file instead of DWARF */
 };
 
 struct ph_type_count {

@@ -10,6 +10,7 @@
 
 #include "builtin.h"
 #include "pyheap/error.h"
+#include "pyheap/image.h"
 #include "pyheap/safe_text.h"
 #include "pyheap/snapshot.h"
 
@@ -27,6 +28,9 @@ static const char snap_usage[] =
     "                      (default 50)\n"
     "      --no-graph      per-type counts only: no reference graph, no exceptions\n"
     "                      (a shorter pause and a much smaller file)\n"
+    "      --debuginfo FILE  the interpreter's DWARF, tried before any other source\n"
+    "      --layout FILE   struct layouts from a layout file (pyheap layout), for a\n"
+    "                      stripped interpreter with the same build-id\n"
     "      --redact        no string contents in the snapshot: dict keys and\n"
     "                      exception messages become their length and a hash\n"
     "  -q, --quiet         no progress or summary on stderr\n"
@@ -49,11 +53,13 @@ int cmd_snap(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'}, {"timeout", required_argument, NULL, 't'},
 	    {"attempts", required_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
 	    {"no-graph", no_argument, NULL, 'G'},      {"redact", no_argument, NULL, 'R'},
+	    {"debuginfo", required_argument, NULL, 'D'}, {"layout", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	unsigned long timeout_s = 30, attempts = 50;
 	bool quiet = false, graph = true, redact = false;
+	const char *layout_file = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:t:qh", long_options, NULL)) != -1) {
@@ -82,6 +88,12 @@ int cmd_snap(int argc, char **argv)
 			break;
 		case 'R':
 			redact = true;
+			break;
+		case 'D':
+			ph_image_set_debuginfo(optarg);
+			break;
+		case 'L':
+			layout_file = optarg;
 			break;
 		case 'h':
 			fputs(snap_usage, stdout);
@@ -139,6 +151,7 @@ int cmd_snap(int argc, char **argv)
 	    .progress = !quiet && isatty(STDERR_FILENO),
 	    .graph = graph,
 	    .redact = redact,
+	    .layout_file = layout_file,
 	};
 	struct ph_snapshot *snap;
 	struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);

@@ -6,15 +6,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+/* Where libdwfl looks for separate debug files: next to the file, its
+ * .debug/, our /usr/lib/debug, and the target's own /usr/lib/debug (a
+ * container ships its debug packages inside). */
+static char debuginfo_path_buffer[256];
 static char *debuginfo_path = NULL;
+/* The process whose files we open, and a user-given debug file. */
+static pid_t current_pid;
+static const char *forced_debuginfo;
+
+/* Opens a file named in the target's memory map as the target sees it:
+ * through /proc/PID/root, so a library inside a container (another mount
+ * namespace) is found without writing anything into that namespace. */
+static int find_elf_in_target(Dwfl_Module *mod, void **userdata, const char *name,
+			      Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	if (name && name[0] == '/' && current_pid > 0) {
+		char path[4200];
+		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)current_pid, name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+			if (elf) {
+				*elfp = elf;
+				*file_name = strdup(path);
+				return fd;
+			}
+			close(fd);
+		}
+	}
+	return dwfl_linux_proc_find_elf(mod, userdata, name, base, file_name, elfp);
+}
+
+/* --debuginfo FILE first, then libdwfl's standard search (the file itself,
+ * build-id, .gnu_debuglink, debuginfod when DEBUGINFOD_URLS is set). */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+			  char **debuginfo_file_name)
+{
+	if (forced_debuginfo) {
+		int fd = open(forced_debuginfo, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			*debuginfo_file_name = strdup(forced_debuginfo);
+			return fd;
+		}
+	}
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+					    debuglink_crc, debuginfo_file_name);
+}
 
 static const Dwfl_Callbacks proc_callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_elf = find_elf_in_target,
+    .find_debuginfo = find_debuginfo,
     .debuginfo_path = &debuginfo_path,
 };
+
+void ph_image_set_debuginfo(const char *path)
+{
+	forced_debuginfo = path;
+}
 
 static const char *base_name(const char *path)
 {
@@ -161,6 +215,13 @@ struct ph_error *ph_image_find(pid_t pid, struct ph_image **out)
 	if (!image)
 		return &ph_error_out_of_memory;
 	struct ph_error *err = NULL;
+	current_pid = pid;
+	snprintf(debuginfo_path_buffer, sizeof(debuginfo_path_buffer),
+		 ":.debug:/usr/lib/debug:/proc/%d/root/usr/lib/debug", (int)pid);
+	debuginfo_path = debuginfo_path_buffer;
+	/* a debuginfod download can take a while: show it when someone watches */
+	if (getenv("DEBUGINFOD_URLS") && !getenv("DEBUGINFOD_PROGRESS") && isatty(STDERR_FILENO))
+		setenv("DEBUGINFOD_PROGRESS", "1", 0);
 	image->dwfl = dwfl_begin(&proc_callbacks);
 	if (!image->dwfl) {
 		free(image);
@@ -226,9 +287,12 @@ struct ph_error *ph_image_find(pid_t pid, struct ph_image **out)
 					   (int)pid, name);
 		goto fail;
 	}
-	const char *mainfile = dwfl_module_info(image->module, NULL, NULL, NULL, NULL, NULL, NULL,
+	Dwarf_Addr low = 0;
+	const char *map_name = dwfl_module_info(image->module, NULL, &low, NULL, NULL, NULL, NULL,
 						NULL);
-	image->path = strdup(mainfile ? mainfile : "?");
+	image->path = strdup(map_name ? map_name : "?");
+	image->map_name = strdup(map_name ? map_name : "?");
+	image->load_address = low;
 	version_from_name(base_name(image->path), image->soname_version,
 			  sizeof(image->soname_version));
 	read_build_id(image);
@@ -247,6 +311,33 @@ fail:
 	return err;
 }
 
+/* 3.13+ start _PyRuntime with _Py_DebugOffsets: "xdebugpy", the exact
+ * PY_VERSION_HEX and whether the build is free-threaded. Enough to name
+ * a stripped interpreter precisely (not to walk it). Read without
+ * stopping the target: a few constant bytes. */
+static void describe_from_debug_offsets(const struct ph_image *image, char *out, size_t size)
+{
+	struct {
+		char cookie[8];
+		uint64_t version;
+		uint64_t free_threaded;
+	} head;
+	struct iovec local = {&head, sizeof(head)};
+	struct iovec remote = {(void *)(uintptr_t)image->runtime_address, sizeof(head)};
+	if (!image->runtime_address || current_pid <= 0 ||
+	    process_vm_readv(current_pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(head) ||
+	    memcmp(head.cookie, "xdebugpy", 8) != 0)
+		return;
+	unsigned v = (unsigned)head.version;
+	unsigned level = (v >> 4) & 0xf;
+	const char *suffix = level == 0xA ? "a" : level == 0xB ? "b" : level == 0xC ? "rc" : "";
+	char serial[8] = "";
+	if (*suffix)
+		snprintf(serial, sizeof(serial), "%u", v & 0xf);
+	snprintf(out, size, "CPython %u.%u.%u%s%s%s (from _Py_DebugOffsets)", v >> 24, (v >> 16) & 0xff,
+		 (v >> 8) & 0xff, suffix, serial, (head.free_threaded & 0xff) ? ", free-threaded" : "");
+}
+
 static bool file_exists(const char *path)
 {
 	return access(path, R_OK) == 0;
@@ -260,10 +351,26 @@ struct ph_error *ph_image_load_dwarf(struct ph_image *image)
 		const char *mainfile = NULL, *debugfile = NULL;
 		dwfl_module_info(image->module, NULL, NULL, NULL, NULL, NULL, &mainfile, &debugfile);
 		char text[4600];
-		if (debugfile && mainfile && strcmp(debugfile, mainfile) != 0)
-			snprintf(text, sizeof(text), "separate debug file %s", debugfile);
-		else
+		const char *cache = getenv("DEBUGINFOD_CACHE_PATH");
+		GElf_Addr main_bias;
+		/* separate when the DWARF's ELF is not the module's own (libdwfl
+		 * does not always name a file debuginfod delivered) */
+		bool separate = dwarf_getelf(image->dwarf) != dwfl_module_getelf(image->module, &main_bias);
+		if (!separate)
 			snprintf(text, sizeof(text), "embedded in %s", image->path);
+		else if (!debugfile || (mainfile && strcmp(debugfile, mainfile) == 0))
+			snprintf(text, sizeof(text), "%s",
+				 getenv("DEBUGINFOD_URLS") ? "debuginfod: a separate debug file it served"
+							   : "a separate debug file");
+		else if (forced_debuginfo && strcmp(debugfile, forced_debuginfo) == 0)
+			snprintf(text, sizeof(text), "--debuginfo %s", debugfile);
+		else if (strstr(debugfile, "/.build-id/"))
+			snprintf(text, sizeof(text), "build-id: %s", debugfile);
+		else if ((cache && strncmp(debugfile, cache, strlen(cache)) == 0) ||
+			 strstr(debugfile, "debuginfod_client"))
+			snprintf(text, sizeof(text), "debuginfod: %s", debugfile);
+		else
+			snprintf(text, sizeof(text), ".gnu_debuglink: %s", debugfile);
 		image->debuginfo = strdup(text);
 		return image->debuginfo ? NULL : &ph_error_out_of_memory;
 	}
@@ -302,14 +409,25 @@ struct ph_error *ph_image_load_dwarf(struct ph_image *image)
 		SEARCHED("  - debuginfod: not asked (DEBUGINFOD_URLS is not set)\n");
 #undef SEARCHED
 	const char *version = image->soname_version[0] ? image->soname_version : "3.X";
+	char identity[200] = "";
+	describe_from_debug_offsets(image, identity, sizeof(identity));
+	if (identity[0] && !image->soname_version[0]) {
+		static char minor[16];
+		unsigned a, b;
+		if (sscanf(identity, "CPython %u.%u", &a, &b) == 2) {
+			snprintf(minor, sizeof(minor), "%u.%u", a, b);
+			version = minor;
+		}
+	}
 	return ph_error_new(PH_EXIT_NO_DEBUGINFO,
-			    "no DWARF debug info for the interpreter %s (build-id %s). Looked in:\n%s"
+			    "no DWARF debug info for the interpreter %s%s%s%s (build-id %s). Looked in:\n%s"
 			    "Install the debug info and retry: on Debian/Ubuntu 'apt-get install "
 			    "python%s-dbg' (or the matching -dbgsym package), on Fedora 'dnf "
 			    "debuginfo-install python3', or set DEBUGINFOD_URLS to a debuginfod "
-			    "server (e.g. the distribution's).",
-			    image->path, image->build_id[0] ? image->build_id : "none", searched,
-			    version);
+			    "server (e.g. the distribution's), or give one with --debuginfo FILE or a "
+			    "layout file made where the debug info is (pyheap layout FILE; snap --layout).",
+			    image->path, identity[0] ? ", " : "", identity, identity[0] ? "," : "",
+			    image->build_id[0] ? image->build_id : "none", searched, version);
 }
 
 void ph_image_free(struct ph_image *image)
@@ -319,8 +437,58 @@ void ph_image_free(struct ph_image *image)
 	if (image->dwfl)
 		dwfl_end(image->dwfl);
 	free(image->path);
+	free(image->map_name);
 	free(image->debuginfo);
 	free(image->symbols);
 	free(image->symbol_names);
 	free(image);
+}
+
+static const Dwfl_Callbacks offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+    .debuginfo_path = &debuginfo_path,
+};
+
+struct ph_error *ph_image_open_file(const char *path, struct ph_image **out)
+{
+	struct ph_image *image = calloc(1, sizeof(*image));
+	if (!image)
+		return &ph_error_out_of_memory;
+	current_pid = 0;
+	debuginfo_path = NULL;
+	image->dwfl = dwfl_begin(&offline_callbacks);
+	struct ph_error *err = NULL;
+	if (!image->dwfl) {
+		free(image);
+		return ph_error_new(PH_EXIT_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
+	}
+	image->module = dwfl_report_offline(image->dwfl, path, path, -1);
+	dwfl_report_end(image->dwfl, NULL, NULL);
+	if (!image->module) {
+		err = ph_error_new(PH_EXIT_BAD_INPUT, "%s is not an ELF file pyheap can read: %s", path,
+				   dwfl_errmsg(-1));
+		goto fail;
+	}
+	err = load_symbols(image);
+	if (err)
+		goto fail;
+	if (!ph_image_symbol(image, "_PyRuntime", &image->runtime_address)) {
+		err = ph_error_new(PH_EXIT_NOT_PYTHON,
+				   "%s holds no CPython interpreter (no _PyRuntime symbol)", path);
+		goto fail;
+	}
+	Dwarf_Addr low = 0;
+	dwfl_module_info(image->module, NULL, &low, NULL, NULL, NULL, NULL, NULL);
+	image->load_address = low;
+	image->path = strdup(path);
+	image->map_name = strdup(path);
+	version_from_name(base_name(path), image->soname_version, sizeof(image->soname_version));
+	read_build_id(image);
+	*out = image;
+	return NULL;
+fail:
+	ph_image_free(image);
+	return err;
 }

@@ -16,6 +16,7 @@
 #include "../util.h"
 #include "pyheap/attach.h"
 #include "pyheap/gc_walk.h"
+#include "pyheap/layout_file.h"
 #include "pyheap/snapshot.h"
 #include "pyheap/type_table.h"
 #include "graph_build.h"
@@ -121,6 +122,25 @@ struct attempt_result {
 	unsigned threads;
 };
 
+/* Without DWARF, a layout file named after the build-id in
+ * $PYHEAP_LAYOUT_DIR will do. Keeps the original error otherwise. */
+static struct ph_error *try_layout_dir(struct ph_image *image, struct ph_error *no_dwarf,
+				       struct ph_layout **layout)
+{
+	const char *dir = getenv("PYHEAP_LAYOUT_DIR");
+	if (!dir || !*dir || !image->build_id[0])
+		return no_dwarf;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/%s.json", dir, image->build_id);
+	if (access(path, R_OK) != 0) {
+		struct ph_error *err =
+		    ph_error_wrap(no_dwarf, "and no layout file %s", path);
+		return err;
+	}
+	ph_error_free(no_dwarf);
+	return ph_layout_file_read(path, (struct ph_image *)image, layout);
+}
+
 /* A process that exec'd between two stops keeps its PID and start time:
  * recognise it by its executable and by the interpreter no longer mapped. */
 static struct ph_error *check_same_image(pid_t pid, const struct ph_image *image,
@@ -132,7 +152,7 @@ static struct ph_error *check_same_image(pid_t pid, const struct ph_image *image
 	now[n > 0 ? n : 0] = '\0';
 	bool mapped = false;
 	for (size_t i = 0; i < map->count && !mapped; i++)
-		mapped = strcmp(map->regions[i].path, image->path) == 0;
+		mapped = strcmp(map->regions[i].path, image->map_name) == 0;
 	if ((exe && exe[0] && strcmp(exe, now) != 0) || !mapped)
 		return ph_error_new(PH_EXIT_TARGET_GONE,
 				    "process %d exec'd %s during the snapshot: it no longer runs %s",
@@ -326,10 +346,15 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	snap->start_ticks = process_start_ticks(pid);
 
 	err = ph_image_find(pid, &image);
-	if (!err)
+	if (!err && options->layout_file) {
+		err = ph_layout_file_read(options->layout_file, image, &layout);
+	} else if (!err) {
 		err = ph_image_load_dwarf(image);
-	if (!err)
-		err = ph_layout_resolve(image, &layout);
+		if (err && err->exit_code == PH_EXIT_NO_DEBUGINFO)
+			err = try_layout_dir(image, err, &layout);
+		else if (!err)
+			err = ph_layout_resolve(image, &layout);
+	}
 	if (err)
 		goto out;
 	snap->interpreter_path = strdup(image->path);
