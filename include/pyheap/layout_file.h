@@ -18,5 +18,8 @@ struct ph_error *ph_layout_file_write(const struct ph_image *image, const struct
  * image's load address. */
 struct ph_error *ph_layout_file_read(const char *path, struct ph_image *image,
 				     struct ph_layout **out);
+/* The same from memory (path only names it in messages; the fuzz harness). */
+struct ph_error *ph_layout_file_parse(const char *text, size_t len, const char *path,
+				      struct ph_image *image, struct ph_layout **out);
 
 #endif

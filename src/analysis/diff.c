@@ -1,5 +1,7 @@
 #include "pyheap/diff.h"
 
+#include "../util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +38,10 @@ static struct ph_error *collect_types(const cJSON *types, int side, struct named
 	cJSON_ArrayForEach(row, types)
 	{
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(row, "name");
-		double n = json_number(row, "count"), size = json_number(row, "size");
-		if (!cJSON_IsString(name) || n < 0 || size < 0)
+		uint64_t n, size;
+		if (!cJSON_IsString(name) ||
+		    !ph_double_to_u64(json_number(row, "count"), 1ull << 50, &n) ||
+		    !ph_double_to_u64(json_number(row, "size"), 1ull << 60, &size))
 			return ph_error_new(PH_EXIT_BAD_INPUT, "a types row lacks name, count or size");
 		if (*count == *capacity) {
 			*capacity = *capacity ? *capacity * 2 : 1024;

@@ -133,10 +133,13 @@ static struct ph_error *bad(const char *path, const char *what)
 static bool get_u64(const cJSON *object, const char *name, uint64_t *out)
 {
 	const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, name);
-	if (!cJSON_IsNumber(item) || item->valuedouble < -1 || item->valuedouble > 1e15)
+	if (!cJSON_IsNumber(item))
 		return false;
-	*out = item->valuedouble < 0 ? PH_ABSENT : (uint64_t)item->valuedouble;
-	return true;
+	if (item->valuedouble == -1) {
+		*out = PH_ABSENT;
+		return true;
+	}
+	return ph_double_to_u64(item->valuedouble, 1ull << 40, out);
 }
 
 static bool get_bool(const cJSON *object, const char *name, bool *out)
@@ -155,11 +158,12 @@ static bool get_bits(const cJSON *object, const char *name, struct ph_bitfield *
 		return false;
 	const cJSON *a = cJSON_GetArrayItem(item, 0), *b = cJSON_GetArrayItem(item, 1),
 		    *c = cJSON_GetArrayItem(item, 2);
-	if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !cJSON_IsNumber(c) || a->valuedouble < 0 ||
-	    a->valuedouble > 4096 || b->valueint < 0 || b->valueint > 7 || c->valueint < 1 ||
-	    c->valueint > 24)
+	uint64_t byte;
+	if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !cJSON_IsNumber(c) ||
+	    !ph_double_to_u64(a->valuedouble, 4096, &byte) || b->valueint < 0 || b->valueint > 7 ||
+	    c->valueint < 1 || c->valueint > 24)
 		return false;
-	*out = (struct ph_bitfield){(uint64_t)a->valuedouble, b->valueint, c->valueint};
+	*out = (struct ph_bitfield){byte, b->valueint, c->valueint};
 	return true;
 }
 
@@ -174,13 +178,14 @@ static bool get_members(const cJSON *object, const char *name, struct ph_object_
 	cJSON_ArrayForEach(m, members)
 	{
 		const cJSON *n = cJSON_GetArrayItem(m, 0), *o = cJSON_GetArrayItem(m, 1);
+		uint64_t offset;
 		if (out->count == PH_MAX_OBJECT_MEMBERS || !cJSON_IsString(n) || !cJSON_IsNumber(o) ||
-		    o->valuedouble < 0 || o->valuedouble > 1 << 20)
+		    !ph_double_to_u64(o->valuedouble, 1 << 20, &offset))
 			return false;
 		out->names[out->count] = strdup(n->valuestring);
 		if (!out->names[out->count])
 			return false;
-		out->offsets[out->count++] = (uint64_t)o->valuedouble;
+		out->offsets[out->count++] = offset;
 	}
 	return true;
 }
@@ -202,8 +207,16 @@ struct ph_error *ph_layout_file_read(const char *path, struct ph_image *image,
 		ph_error_free(err);
 		return wrapped;
 	}
-	cJSON *doc = cJSON_ParseWithLength(text, len);
+	err = ph_layout_file_parse(text, len, path, image, out);
 	free(text);
+	return err;
+}
+
+struct ph_error *ph_layout_file_parse(const char *text, size_t len, const char *path,
+				      struct ph_image *image, struct ph_layout **out)
+{
+	struct ph_error *err;
+	cJSON *doc = cJSON_ParseWithLength(text, len);
 	if (!doc)
 		return bad(path, "not JSON");
 	const cJSON *format = cJSON_GetObjectItemCaseSensitive(doc, "format");
@@ -283,12 +296,14 @@ struct ph_error *ph_layout_file_read(const char *path, struct ph_image *image,
 		for (size_t k = 0; cJSON_IsString(name) && k < PH_ARRAY_SIZE(known_lists); k++)
 			if (strcmp(name->valuestring, known_lists[k]) == 0)
 				static_name = known_lists[k];
-		if (!static_name || !cJSON_IsNumber(offset) || l->gc_list_count == PH_MAX_GC_LISTS) {
+		uint64_t head;
+		if (!static_name || !cJSON_IsNumber(offset) || l->gc_list_count == PH_MAX_GC_LISTS ||
+		    !ph_double_to_u64(offset->valuedouble, 1 << 20, &head)) {
 			ok = false;
 			break;
 		}
 		l->gc_list_names[l->gc_list_count] = static_name;
-		l->gc_list_heads[l->gc_list_count++] = (uint64_t)offset->valuedouble;
+		l->gc_list_heads[l->gc_list_count++] = head;
 	}
 	if (!ok || l->gc_list_count == 0 || l->pointer_size != 8) {
 		ph_layout_free(l);
@@ -311,12 +326,12 @@ struct ph_error *ph_layout_file_read(const char *path, struct ph_image *image,
 	size_t n = 0, at = 0;
 	cJSON_ArrayForEach(item, symbols)
 	{
-		if (!cJSON_IsNumber(item) || item->valuedouble < 0)
+		uint64_t offset;
+		if (!cJSON_IsNumber(item) || !ph_double_to_u64(item->valuedouble, 1ull << 40, &offset))
 			continue;
 		size_t len_name = strlen(item->string) + 1;
 		memcpy(names + at, item->string, len_name);
-		table[n++] = (struct ph_symbol){names + at,
-						image->load_address + (uint64_t)item->valuedouble, 0};
+		table[n++] = (struct ph_symbol){names + at, image->load_address + offset, 0};
 		at += len_name;
 	}
 	qsort(table, n, sizeof(*table), compare_symbols);

@@ -1,5 +1,7 @@
 #include "pyheap/snapshot_reader.h"
 
+#include "../util.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -333,12 +335,13 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g, unsig
 				return err;
 			double v = cJSON_IsNumber(n) ? n->valuedouble : -1;
 			cJSON_Delete(n);
-			if (v < 0 || v > 4e9 * (key[0] == 'e' ? 64 : 1))
+			uint64_t count;
+			if (!ph_double_to_u64(v, key[0] == 'e' ? (1ull << 38) : 4000000000ull, &count))
 				return bad(s, key);
 			if (key[0] == 'n')
-				gp.declared_nodes = (uint64_t)v;
+				gp.declared_nodes = count;
 			else
-				gp.declared_edges = (uint64_t)v;
+				gp.declared_edges = count;
 		} else if (strcmp(key, "strings") == 0) {
 			if (have_strings)
 				return bad(s, "graph.strings appears twice");
@@ -492,13 +495,13 @@ static struct ph_error *parse_exceptions(struct scanner *s, struct ph_loaded_sna
 			if ((err = parse_json_value(s, &value, "exceptions")))
 				return err;
 			if (key[0] == 'a' && cJSON_IsNumber(value))
-				e->address = (uint64_t)value->valuedouble;
+				ph_double_to_u64(value->valuedouble, UINT64_MAX, &e->address);
 			else if (key[0] == 't' && key[1] == 'y' && cJSON_IsString(value) && !e->type)
 				e->type = strdup(value->valuestring);
 			else if (key[0] == 'r' && cJSON_IsString(value) && !e->repr)
 				e->repr = strdup(value->valuestring);
-			else if (key[0] == 't' && cJSON_IsNumber(value) && value->valuedouble >= 0)
-				e->traceback_length = (uint64_t)value->valuedouble;
+			else if (key[0] == 't' && cJSON_IsNumber(value))
+				ph_double_to_u64(value->valuedouble, UINT64_MAX, &e->traceback_length);
 			cJSON_Delete(value);
 		}
 		if (!e->type || !e->repr)
