@@ -60,6 +60,8 @@ def test_no_process():
 
 def test_not_python():
     proc = subprocess.Popen(["sleep", "60"])
+    # let the exec finish: a process caught mid-exec is still its parent's image
+    wait_until(lambda: os.readlink("/proc/%d/exe" % proc.pid).endswith("sleep"), 5)
     try:
         code, _, err = harness.run_pyheap(["snap", str(proc.pid)])
         R.check("not a Python process exits 5", code == 5 and "not a CPython" in err, "exit %d: %s" % (code, err))

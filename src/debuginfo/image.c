@@ -8,6 +8,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Where libdwfl looks for separate debug files: next to the file, its
@@ -228,6 +229,13 @@ struct ph_error *ph_image_find(pid_t pid, struct ph_image **out)
 		return ph_error_new(PH_EXIT_INTERNAL, "dwfl_begin: %s", dwfl_errmsg(-1));
 	}
 	int rc = dwfl_linux_proc_report(image->dwfl, pid);
+	if (rc != 0 && rc != ENOENT && rc != EACCES && rc != EPERM) {
+		/* a process caught mid-exec has a map that changes under us */
+		struct timespec pause = {0, 50 * 1000 * 1000};
+		nanosleep(&pause, NULL);
+		dwfl_report_begin(image->dwfl);
+		rc = dwfl_linux_proc_report(image->dwfl, pid);
+	}
 	if (rc != 0) {
 		int saved = rc > 0 ? rc : errno;
 		err = ph_error_new(saved == ENOENT ? PH_EXIT_NO_PROCESS
