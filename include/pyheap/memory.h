@@ -46,6 +46,9 @@ struct ph_memory_reader {
 	struct ph_error *(*read)(struct ph_memory_reader *reader, uint64_t addr, void *buf,
 				 size_t len, size_t *done);
 	void (*destroy)(struct ph_memory_reader *reader);
+	/* Optional: a pointer to len bytes at addr held in memory already (a
+	 * copy), or NULL; lets the block cache skip copying them again. */
+	const void *(*direct)(struct ph_memory_reader *reader, uint64_t addr, size_t len);
 	uint64_t bytes_read; /* for the copy-limit figure in benchmarks */
 };
 
@@ -58,6 +61,30 @@ static inline struct ph_error *ph_memory_read(struct ph_memory_reader *reader, u
 /* Live process: process_vm_readv, falling back to /proc/PID/mem when the
  * system call is unavailable. Never writes. */
 struct ph_error *ph_process_reader_new(pid_t pid, struct ph_memory_reader **out);
+
+/* A copy of every readable and writable mapping of a stopped process,
+ * made in bulk (a few system calls per mapping), so the target can run
+ * again while the copy is walked. Reads outside the copied mappings (the
+ * read-only file mappings: code, constant strings) go to `live`, which
+ * is safe because those do not change. Fails with PH_EXIT_INTERNAL when
+ * the writable memory exceeds budget bytes; the caller then walks while
+ * the target is stopped instead. */
+struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map, uint64_t budget,
+				    struct ph_memory_reader *live, struct ph_memory_reader **out,
+				    uint64_t *copied);
+/* Buffers for a copy, allocated and paged in before the target is stopped
+ * (page faults on fresh memory would otherwise dominate the pause). A
+ * mapping that still has the same bounds at the stop reuses its buffer. */
+struct ph_copy_buffers;
+struct ph_copy_buffers *ph_copy_buffers_prepare(const struct ph_memory_map *map, uint64_t budget);
+void ph_copy_buffers_free(struct ph_copy_buffers *buffers);
+/* ph_copy_reader_new with buffers from ph_copy_buffers_prepare (taken over). */
+struct ph_error *ph_copy_reader_new_prepared(pid_t pid, const struct ph_memory_map *map,
+					     uint64_t budget, struct ph_copy_buffers *buffers,
+					     struct ph_memory_reader *live,
+					     struct ph_memory_reader **out, uint64_t *copied);
+/* Writable memory of the map, in bytes (what a copy would take). */
+uint64_t ph_memory_map_writable(const struct ph_memory_map *map);
 
 /* A cache of fixed-size blocks in front of a reader, clipped to the memory
  * map so a block never straddles into an unmapped page. The heap walk does

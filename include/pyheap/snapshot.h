@@ -55,6 +55,7 @@ struct ph_snapshot {
 	struct ph_graph graph;
 	uint64_t invalid_referents;
 	bool redacted;
+	bool walked_copy;   /* the target ran again while pyheap walked a copy */
 	bool complete;      /* false: a partial view, see problem */
 	char problem[256];  /* what could not be read, when incomplete */
 	unsigned broken_lists;

@@ -233,6 +233,14 @@ bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_
 	unsigned char *dst = buf;
 	if (addr + len < addr)
 		return false;
+	if (cache->backing->direct && !cache->corrupt_per_mib) {
+		/* the backing reader holds a copy already: no second one */
+		const void *src = cache->backing->direct(cache->backing, addr, len);
+		if (src) {
+			memcpy(dst, src, len);
+			return true;
+		}
+	}
 	while (len > 0) {
 		struct cached_block *block = get_block(cache, addr);
 		if (!block)

@@ -271,6 +271,8 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_uint(&w, s->unreadable_objects);
 	ph_json_key(&w, "bytes_copied");
 	ph_json_uint(&w, s->bytes_copied);
+	ph_json_key(&w, "walked_copy");
+	ph_json_bool(&w, s->walked_copy);
 	ph_json_key(&w, "gc_lists");
 	ph_json_begin_object(&w);
 	for (unsigned i = 0; i < s->gc_list_count; i++) {

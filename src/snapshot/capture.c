@@ -177,77 +177,147 @@ static void hold_for_tests(void)
 }
 
 /* One stop-walk-resume cycle. */
+/* The most pyheap will copy to let the target run while it walks: half of
+ * the memory available, at most 4 GiB; PYHEAP_COPY_BUDGET_MB overrides
+ * (0: never copy, always walk while the target is stopped). */
+static uint64_t copy_budget(void)
+{
+	const char *env = getenv("PYHEAP_COPY_BUDGET_MB");
+	if (env && *env)
+		return strtoull(env, NULL, 10) << 20;
+	char *text = NULL;
+	uint64_t available_kib = 0;
+	struct ph_error *err = ph_read_whole_file("/proc/meminfo", &text, NULL);
+	if (!err) {
+		const char *line = strstr(text, "MemAvailable:");
+		if (line)
+			available_kib = strtoull(line + 13, NULL, 10);
+		free(text);
+	}
+	ph_error_free(err);
+	uint64_t budget = available_kib * 1024 / 2;
+	return budget < (4ull << 30) ? budget : (4ull << 30);
+}
+
+static void detect_version(struct ph_target *t, struct ph_snapshot *snap)
+{
+	int minor = 0;
+	if (snap->python_version[0] ||
+	    !ph_python_version(t, snap->python_version, sizeof(snap->python_version), &minor))
+		return;
+	t->version_minor = minor;
+	unsigned major_v = 0, minor_v = 0, micro_v = 0;
+	sscanf(snap->python_version, "%u.%u.%u", &major_v, &minor_v, &micro_v);
+	t->version_micro = (int)micro_v;
+	t->always_traverse_managed_dict = minor > 14 || (minor == 14 && micro_v >= 4);
+}
+
+/* The walk: GC lists, then the graph, through the cache in t->memory. */
+static struct ph_error *walk(const struct ph_snapshot_options *options, struct ph_target *t,
+			     struct ph_type_table *types, struct ph_snapshot *snap, bool tolerant,
+			     const struct ph_memory_map *map, struct attempt_result *result)
+{
+	struct ph_error *err = NULL;
+	detect_version(t, snap);
+	uint64_t dummy_pointer;
+	if (ph_image_symbol(t->image, "_PySet_Dummy", &dummy_pointer))
+		ph_read_u64(t, dummy_pointer, &t->set_dummy);
+	struct ph_graph_builder builder = {t, types, &snap->graph, false, 0};
+	struct walk_state state = {t, types, 0, options->graph ? &builder : NULL};
+	ph_graph_free(&snap->graph);
+	ph_graph_init(&snap->graph);
+	result->status = ph_gc_walk(t, object_bound(map), tolerant, count_object, &state, &result->report);
+	snap->unreadable_objects = state.unreadable;
+	bool usable = result->status == PH_WALK_OK || (tolerant && result->status == PH_WALK_INCONSISTENT);
+	if (usable && options->graph) {
+		if (!ph_graph_build(&builder))
+			err = builder.out_of_memory
+				  ? ph_error_new(PH_EXIT_INTERNAL, "out of memory building the reference graph")
+				  : ph_error_new(PH_EXIT_INTERNAL, "building the graph failed");
+		snap->invalid_referents = builder.invalid_referents;
+		snap->has_graph = !err;
+	} else if (builder.out_of_memory) {
+		err = ph_error_new(PH_EXIT_INTERNAL, "out of memory recording GC objects");
+	}
+	return err;
+}
+
+/* One stop-copy-resume-walk (or, past the copy budget, stop-walk-resume)
+ * cycle. The copy makes the pause the time to copy the target's writable
+ * memory, not the time to walk it. */
 static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *options,
 				struct ph_target *t, struct ph_type_table *types,
 				struct ph_snapshot *snap, bool tolerant, struct attempt_result *result)
 {
+	/* buffers for the copy, paged in while the target still runs */
+	uint64_t budget = copy_budget();
+	struct ph_copy_buffers *buffers = NULL;
+	struct ph_memory_map before = {NULL, 0};
+	if (budget) {
+		struct ph_error *map_err = ph_memory_map_load(pid, &before);
+		if (!map_err)
+			buffers = ph_copy_buffers_prepare(&before, budget);
+		ph_error_free(map_err);
+		ph_memory_map_free(&before);
+	}
 	struct ph_stopped_process *stopped;
 	struct ph_error *err = ph_attach_stop(pid, options->timeout_ms, &stopped);
-	if (err)
+	if (err) {
+		ph_copy_buffers_free(buffers);
 		return err;
+	}
 	uint64_t stop_ns = ph_now_ns();
 	result->threads = (unsigned)ph_attach_thread_count(stopped);
 
 	struct ph_memory_map map = {NULL, 0};
-	struct ph_memory_reader *reader = NULL;
+	struct ph_memory_reader *live = NULL, *copy = NULL;
 	struct ph_block_cache *cache = NULL;
+	struct ph_error *resume_err = NULL;
+	bool released = false;
+	uint64_t copied = 0;
 	err = ph_memory_map_load(pid, &map);
 	if (!err)
 		err = check_same_image(pid, t->image, snap->exe, &map);
 	if (!err)
-		err = ph_process_reader_new(pid, &reader);
-	if (!err)
-		err = ph_block_cache_new(reader, &map, BLOCK_SIZE, &cache);
-	if (!err) {
-		t->memory = cache;
-		if (!snap->python_version[0]) {
-			int minor = 0;
-			if (ph_python_version(t, snap->python_version, sizeof(snap->python_version),
-					      &minor))
-			{
-				t->version_minor = minor;
-				unsigned major_v = 0, minor_v = 0, micro_v = 0;
-				sscanf(snap->python_version, "%u.%u.%u", &major_v, &minor_v, &micro_v);
-				t->version_micro = (int)micro_v;
-				t->always_traverse_managed_dict =
-				    minor > 14 || (minor == 14 && micro_v >= 4);
-			}
+		err = ph_process_reader_new(pid, &live);
+	if (!err && budget && ph_memory_map_writable(&map) <= budget) {
+		struct ph_error *copy_err =
+		    ph_copy_reader_new_prepared(pid, &map, budget, buffers, live, &copy, &copied);
+		buffers = NULL;
+		if (copy_err && copy_err->exit_code == PH_EXIT_TARGET_GONE)
+			err = copy_err;
+		else
+			ph_error_free(copy_err); /* then walk while stopped */
+		if (copy) {
+			hold_for_tests();
+			result->pause_ms = ms_between(stop_ns, ph_now_ns());
+			resume_err = ph_attach_resume(stopped);
+			released = true;
+			snap->walked_copy = true;
 		}
-		uint64_t dummy_pointer;
-		if (ph_image_symbol(t->image, "_PySet_Dummy", &dummy_pointer))
-			ph_read_u64(t, dummy_pointer, &t->set_dummy);
-		struct ph_graph_builder builder = {t, types, &snap->graph, false, 0};
-		struct walk_state state = {t, types, 0, options->graph ? &builder : NULL};
-		ph_graph_free(&snap->graph);
-		ph_graph_init(&snap->graph);
-		result->status = ph_gc_walk(t, object_bound(&map), tolerant, count_object, &state,
-					    &result->report);
-		snap->unreadable_objects = state.unreadable;
-		bool usable = result->status == PH_WALK_OK ||
-			      (tolerant && result->status == PH_WALK_INCONSISTENT);
-		if (usable && options->graph) {
-			if (!ph_graph_build(&builder))
-				err = builder.out_of_memory
-					  ? ph_error_new(PH_EXIT_INTERNAL,
-							 "out of memory building the reference graph")
-					  : ph_error_new(PH_EXIT_INTERNAL, "building the graph failed");
-			snap->invalid_referents = builder.invalid_referents;
-			snap->has_graph = !err;
-		} else if (builder.out_of_memory) {
-			err = ph_error_new(PH_EXIT_INTERNAL, "out of memory recording GC objects");
-		}
-		const struct ph_error *fatal = ph_cache_fatal_error(cache);
-		if (fatal)
-			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
-		snap->bytes_copied += ph_cache_bytes_copied(cache);
 	}
-	hold_for_tests();
-	result->pause_ms = ms_between(stop_ns, ph_now_ns());
-	struct ph_error *resume_err = ph_attach_resume(stopped);
+	ph_copy_buffers_free(buffers);
+	if (!err && !resume_err)
+		err = ph_block_cache_new(copy ? copy : live, &map, BLOCK_SIZE, &cache);
+	if (!err && !resume_err) {
+		t->memory = cache;
+		err = walk(options, t, types, snap, tolerant, &map, result);
+		const struct ph_error *fatal = ph_cache_fatal_error(cache);
+		if (fatal && !err)
+			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
+		snap->bytes_copied += copied + ph_cache_bytes_copied(cache);
+	}
+	if (!released) {
+		hold_for_tests();
+		result->pause_ms = ms_between(stop_ns, ph_now_ns());
+		resume_err = ph_attach_resume(stopped);
+	}
 	ph_block_cache_free(cache);
 	t->memory = NULL;
-	if (reader)
-		reader->destroy(reader);
+	if (copy)
+		copy->destroy(copy);
+	if (live)
+		live->destroy(live);
 	ph_memory_map_free(&map);
 	if (resume_err) {
 		ph_error_free(err);

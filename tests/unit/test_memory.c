@@ -70,7 +70,7 @@ int main(void)
 	CHECK(err != NULL, "garbage is rejected");
 	ph_error_free(err);
 
-	struct fake_reader fake = {{fake_read, NULL, 0}, &map, 0};
+	struct fake_reader fake = {{fake_read, NULL, NULL, 0}, &map, 0};
 	struct ph_block_cache *cache;
 	err = ph_block_cache_new(&fake.base, &map, 64 * 1024, &cache);
 	CHECK(err == NULL, "cache");
@@ -103,7 +103,7 @@ int main(void)
 	/* many blocks: forces the table to grow */
 	struct ph_memory_map big;
 	err = ph_memory_map_parse("100000000-200000000 rw-p 00000000 00:00 0\n", &big);
-	struct fake_reader fake_big = {{fake_read, NULL, 0}, &big, 0};
+	struct fake_reader fake_big = {{fake_read, NULL, NULL, 0}, &big, 0};
 	struct ph_block_cache *big_cache;
 	err = ph_block_cache_new(&fake_big.base, &big, 4096, &big_cache);
 	bool all = true;
