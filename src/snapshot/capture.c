@@ -245,11 +245,15 @@ static struct ph_error *walk(const struct ph_snapshot_options *options, struct p
 /* One stop-copy-resume-walk (or, past the copy budget, stop-walk-resume)
  * cycle. The copy makes the pause the time to copy the target's writable
  * memory, not the time to walk it. */
+static struct ph_error *wait_for_collection_end(pid_t pid, uint64_t flag_address);
+
 static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *options,
 				struct ph_target *t, struct ph_type_table *types,
-				struct ph_snapshot *snap, bool tolerant, struct attempt_result *result)
+				struct ph_snapshot *snap, bool tolerant, uint64_t wait_flag,
+				struct attempt_result *result)
 {
 	/* buffers for the copy, paged in while the target still runs */
+	struct ph_error *err_wait;
 	uint64_t budget = copy_budget();
 	struct ph_copy_buffers *buffers = NULL;
 	struct ph_memory_map before = {NULL, 0};
@@ -259,6 +263,15 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 			buffers = ph_copy_buffers_prepare(&before, budget);
 		ph_error_free(map_err);
 		ph_memory_map_free(&before);
+	}
+	/* after a stop that met a collection: wait for its end only now, with
+	 * everything else ready, so the stop follows it as closely as can be */
+	if (wait_flag) {
+		err_wait = wait_for_collection_end(pid, wait_flag);
+		if (err_wait) {
+			ph_copy_buffers_free(buffers);
+			return err_wait;
+		}
 	}
 	struct ph_stopped_process *stopped;
 	struct ph_error *err = ph_attach_stop(pid, options->timeout_ms, &stopped);
@@ -458,13 +471,15 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 
 	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
 	struct attempt_result result;
+	uint64_t wait_flag = 0;
 	for (snap->attempts = 1;; snap->attempts++) {
 		memset(&result, 0, sizeof(result));
 		ph_type_table_free(&types);
 		ph_type_table_init(&types);
 		/* the last stop takes what it can get, and says so */
 		bool last = snap->attempts >= max_attempts;
-		err = attempt(pid, options, &t, &types, snap, last, &result);
+		err = attempt(pid, options, &t, &types, snap, last, wait_flag, &result);
+		wait_flag = 0;
 		if (err)
 			goto out;
 		snap->total_pause_ms += result.pause_ms;
@@ -496,9 +511,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 								    : result.report.problem);
 		/* Let the target finish what it was doing before stopping again. */
 		if (result.status == PH_WALK_COLLECTING && result.report.collecting_flag) {
-			err = wait_for_collection_end(pid, result.report.collecting_flag);
-			if (err)
-				goto out;
+			wait_flag = result.report.collecting_flag;
 		} else {
 			struct timespec pause = {0, (long)(2000000L * snap->attempts)};
 			nanosleep(&pause, NULL);
