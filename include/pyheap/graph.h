@@ -79,6 +79,11 @@ struct ph_traceback_info {
 	int32_t line;      /* -1 when unknown */
 };
 
+struct ph_index_slot {
+	uint32_t node; /* index + 1; 0 = empty */
+	uint32_t tag;  /* high bits of the address's hash */
+};
+
 struct ph_strings {
 	char **items;
 	uint32_t count, capacity;
@@ -97,8 +102,9 @@ struct ph_graph {
 	struct ph_strings strings;
 	struct ph_traceback_info *tracebacks; /* sorted by node */
 	uint32_t traceback_count, traceback_capacity;
-	/* address -> node index + 1 */
-	uint32_t *index_slots;
+	/* address -> node index + 1, with a tag of the address beside it so a
+	 * probe rarely needs to look at the node itself */
+	struct ph_index_slot *index_slots;
 	size_t index_slot_count;
 };
 

@@ -46,6 +46,19 @@ struct ph_referent_visitor {
 	bool conservative;
 	/* Known tracked objects, for the conservative scan. */
 	bool (*is_known_object)(struct ph_referent_visitor *v, uint64_t address);
+	/* The interned text of a label, cached by where it comes from: a key
+	 * object's repr, a str's text, or a C string's text. The same key
+	 * objects recur across millions of dicts and frames. */
+	uint32_t (*label)(struct ph_referent_visitor *v, uint64_t source, int style);
+	/* An edge whose label is an interned string index. */
+	void (*edge_label)(struct ph_referent_visitor *v, uint64_t target, enum ph_edge_kind kind,
+			   uint32_t label);
+};
+
+enum ph_label_style {
+	PH_LABEL_REPR = 0,    /* a dict key: 'text', 42, <type> */
+	PH_LABEL_STR = 1,     /* a str object's text (names) */
+	PH_LABEL_CSTRING = 2, /* a NUL-terminated C string in the target */
 };
 
 /* Fills type->ref_family (and the base family for heap types). */

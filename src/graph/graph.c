@@ -32,9 +32,9 @@ void ph_graph_free(struct ph_graph *g)
 	memset(g, 0, sizeof(*g));
 }
 
-static size_t hash_address(uint64_t address, size_t mask)
+static inline uint64_t mix(uint64_t address)
 {
-	return (size_t)((address * 0x9E3779B97F4A7C15ull) >> 24) & mask;
+	return address * 0x9E3779B97F4A7C15ull;
 }
 
 uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address)
@@ -42,26 +42,29 @@ uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address)
 	if (!g->index_slot_count)
 		return UINT32_MAX;
 	size_t mask = g->index_slot_count - 1;
-	for (size_t at = hash_address(address, mask);; at = (at + 1) & mask) {
-		uint32_t slot = g->index_slots[at];
-		if (!slot)
+	uint64_t h = mix(address);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (size_t at = (size_t)(h >> 24) & mask;; at = (at + 1) & mask) {
+		const struct ph_index_slot *slot = &g->index_slots[at];
+		if (!slot->node)
 			return UINT32_MAX;
-		if (g->nodes[slot - 1].address == address)
-			return slot - 1;
+		if (slot->tag == tag && g->nodes[slot->node - 1].address == address)
+			return slot->node - 1;
 	}
 }
 
 static bool grow_index(struct ph_graph *g)
 {
 	size_t count = g->index_slot_count ? g->index_slot_count * 2 : 1 << 16;
-	uint32_t *slots = calloc(count, sizeof(*slots));
+	struct ph_index_slot *slots = calloc(count, sizeof(*slots));
 	if (!slots)
 		return false;
 	for (uint32_t i = 0; i < g->node_count; i++) {
-		size_t at = hash_address(g->nodes[i].address, count - 1);
-		while (slots[at])
+		uint64_t h = mix(g->nodes[i].address);
+		size_t at = (size_t)(h >> 24) & (count - 1);
+		while (slots[at].node)
 			at = (at + 1) & (count - 1);
-		slots[at] = i + 1;
+		slots[at] = (struct ph_index_slot){i + 1, (uint32_t)(h >> 32)};
 	}
 	free(g->index_slots);
 	g->index_slots = slots;
@@ -86,10 +89,11 @@ uint32_t ph_graph_add_node(struct ph_graph *g, uint64_t address, uint32_t flags)
 	uint32_t index = g->node_count++;
 	g->nodes[index] = (struct ph_node){address, 0, PH_NO_STRING, PH_NO_STRING, flags, UINT32_MAX, 0};
 	size_t mask = g->index_slot_count - 1;
-	size_t at = hash_address(address, mask);
-	while (g->index_slots[at])
+	uint64_t h = mix(address);
+	size_t at = (size_t)(h >> 24) & mask;
+	while (g->index_slots[at].node)
 		at = (at + 1) & mask;
-	g->index_slots[at] = index + 1;
+	g->index_slots[at] = (struct ph_index_slot){index + 1, (uint32_t)(h >> 32)};
 	return index;
 }
 

@@ -23,6 +23,7 @@ struct copy_reader {
 	struct ph_memory_reader *live; /* not owned */
 	struct copied_region *regions; /* sorted */
 	size_t count;
+	const struct copied_region *last; /* reads cluster: try it first */
 };
 
 static bool worth_copying(const struct ph_memory_region *r)
@@ -42,8 +43,10 @@ uint64_t ph_memory_map_writable(const struct ph_memory_map *map)
 	return total;
 }
 
-static const struct copied_region *find(const struct copy_reader *cr, uint64_t addr)
+static const struct copied_region *find(struct copy_reader *cr, uint64_t addr)
 {
+	if (cr->last && addr >= cr->last->start && addr < cr->last->end)
+		return cr->last;
 	size_t lo = 0, hi = cr->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -52,7 +55,7 @@ static const struct copied_region *find(const struct copy_reader *cr, uint64_t a
 		else if (addr >= cr->regions[mid].end)
 			lo = mid + 1;
 		else
-			return &cr->regions[mid];
+			return cr->last = &cr->regions[mid];
 	}
 	return NULL;
 }

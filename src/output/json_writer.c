@@ -221,14 +221,27 @@ void ph_int_stream_put(struct ph_int_stream *s, int64_t value)
 	uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
 	if (value < 0)
 		*p++ = '-';
-	char digits[20];
-	int n = 0;
-	do {
-		digits[n++] = (char)('0' + magnitude % 10);
-		magnitude /= 10;
-	} while (magnitude);
-	while (n)
-		*p++ = digits[--n];
+	/* two digits per division: these arrays hold millions of numbers */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+				    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+				    "8081828384858687888990919293949596979899";
+	char digits[24];
+	int n = 24;
+	while (magnitude >= 100) {
+		unsigned two = (unsigned)(magnitude % 100) * 2;
+		magnitude /= 100;
+		digits[--n] = pairs[two + 1];
+		digits[--n] = pairs[two];
+	}
+	if (magnitude >= 10) {
+		unsigned two = (unsigned)magnitude * 2;
+		digits[--n] = pairs[two + 1];
+		digits[--n] = pairs[two];
+	} else {
+		digits[--n] = (char)('0' + magnitude);
+	}
+	memcpy(p, digits + n, (size_t)(24 - n));
+	p += 24 - n;
 	s->used = (size_t)(p - s->buffer);
 }
 

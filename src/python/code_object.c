@@ -59,6 +59,36 @@ bool ph_code_slot_name(const struct ph_target *t, uint64_t code, int64_t slot, c
 	return tuple_str(t, frees, slot - tuple_size(t, cells), buf, size);
 }
 
+static uint64_t tuple_item(const struct ph_target *t, uint64_t tuple, int64_t i)
+{
+	uint64_t item = 0;
+	if (i < 0 || i >= tuple_size(t, tuple) ||
+	    !ph_read_u64(t, tuple + t->layout->tuple_items + (uint64_t)i * 8, &item))
+		return 0;
+	return item;
+}
+
+uint64_t ph_code_slot_name_object(const struct ph_target *t, uint64_t code, int64_t slot)
+{
+	const struct ph_ref_layout *r = t->layout->refs;
+	uint64_t names;
+	if (r->co_localsplusnames != PH_ABSENT)
+		return ph_read_u64(t, code + r->co_localsplusnames, &names) ? tuple_item(t, names, slot) : 0;
+	int32_t nlocals;
+	uint64_t cells, frees, varnames;
+	if (!ph_read(t, code + r->co_nlocals, &nlocals, 4) ||
+	    !ph_read_u64(t, code + r->co_varnames, &varnames) ||
+	    !ph_read_u64(t, code + r->co_cellvars, &cells) ||
+	    !ph_read_u64(t, code + r->co_freevars, &frees))
+		return 0;
+	if (slot < nlocals)
+		return tuple_item(t, varnames, slot);
+	slot -= nlocals;
+	if (slot < tuple_size(t, cells))
+		return tuple_item(t, cells, slot);
+	return tuple_item(t, frees, slot - tuple_size(t, cells));
+}
+
 bool ph_code_names(const struct ph_target *t, uint64_t code, char *function, size_t fsize,
 		   char *file, size_t file_size)
 {

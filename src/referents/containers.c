@@ -65,10 +65,13 @@ struct dict_walk {
 static bool visit_entry(void *ctx, uint64_t key, uint64_t value)
 {
 	struct dict_walk *walk = ctx;
-	char label[96];
-	ph_referents_key_label(walk->v->t, key, label, sizeof(label));
-	emit(walk->v, key, PH_EDGE_DICT_KEY, 0, label);
-	emit(walk->v, value, PH_EDGE_DICT_VALUE, 0, label);
+	struct ph_referent_visitor *v = walk->v;
+	uint32_t label = v->label(v, key, PH_LABEL_REPR);
+	if (label == UINT32_MAX)
+		return true;
+	v->edge_label(v, key, PH_EDGE_DICT_KEY, label);
+	if (value)
+		v->edge_label(v, value, PH_EDGE_DICT_VALUE, label);
 	return true;
 }
 

@@ -60,9 +60,10 @@ void ph_walk_iframe_slots(struct ph_referent_visitor *v, uint64_t iframe, bool m
 		uint64_t value = decode_ref(r, bits);
 		if (!value)
 			continue;
-		char name[128];
-		if (i < named && ph_code_slot_name(t, code, i, name, sizeof(name)))
-			emit(v, value, PH_EDGE_LOCAL, 0, name);
+		uint64_t name = i < named ? ph_code_slot_name_object(t, code, i) : 0;
+		uint32_t label = name ? v->label(v, name, PH_LABEL_STR) : UINT32_MAX;
+		if (label != UINT32_MAX)
+			v->edge_label(v, value, PH_EDGE_LOCAL, label);
 		else
 			emit(v, value, PH_EDGE_ATTRIBUTE, 0, "<stack>");
 	}
@@ -102,13 +103,16 @@ void ph_walk_frame_object(struct ph_referent_visitor *v, uint64_t obj)
 		int64_t slots = ph_code_slot_count(t, code);
 		for (int64_t i = 0; i < slots; i++) {
 			uint64_t value;
-			char name[128];
 			if (!ph_read_u64(t, obj + r->f_localsplus + (uint64_t)i * 8, &value)) {
 				v->truncated = true;
 				return;
 			}
-			if (value && ph_code_slot_name(t, code, i, name, sizeof(name)))
-				emit(v, value, PH_EDGE_LOCAL, 0, name);
+			if (!value)
+				continue;
+			uint64_t name = ph_code_slot_name_object(t, code, i);
+			uint32_t label = name ? v->label(v, name, PH_LABEL_STR) : UINT32_MAX;
+			if (label != UINT32_MAX)
+				v->edge_label(v, value, PH_EDGE_LOCAL, label);
 			else
 				emit(v, value, PH_EDGE_ATTRIBUTE, 0, "<slot>");
 		}

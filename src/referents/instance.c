@@ -37,12 +37,19 @@ static void walk_slots(struct ph_referent_visitor *v, uint64_t obj, uint64_t typ
 		}
 		if (kind != T_OBJECT_EX || offset <= 0)
 			continue;
-		if (!ph_cache_read_cstring(t->memory, name_ptr, name, sizeof(name)))
-			strcpy(name, "?");
-		if (ph_read_u64(t, obj + (uint64_t)offset, &value))
-			emit(v, value, PH_EDGE_SLOT, 0, name);
-		else
+		if (!ph_read_u64(t, obj + (uint64_t)offset, &value)) {
 			v->truncated = true;
+			continue;
+		}
+		if (!value)
+			continue;
+		uint32_t label = v->label(v, name_ptr, PH_LABEL_CSTRING);
+		if (label != UINT32_MAX) {
+			v->edge_label(v, value, PH_EDGE_SLOT, label);
+		} else {
+			strcpy(name, "?");
+			emit(v, value, PH_EDGE_SLOT, 0, name);
+		}
 	}
 }
 
@@ -74,14 +81,16 @@ static void walk_values(struct ph_referent_visitor *v, uint64_t type, uint64_t v
 		}
 		if (!value)
 			continue;
-		char name[96] = "?";
-		bool cut;
+		uint32_t label = UINT32_MAX;
 		if (entries && i < named &&
 		    ph_read_u64(t, entries + (uint64_t)i * l->unicode_entry_size + l->unicode_entry_key,
 				&key) &&
-		    key && !ph_str_read(t, key, name, sizeof(name), &cut))
-			strcpy(name, "?");
-		emit(v, value, PH_EDGE_ATTRIBUTE, 0, name);
+		    key)
+			label = v->label(v, key, PH_LABEL_STR);
+		if (label != UINT32_MAX)
+			v->edge_label(v, value, PH_EDGE_ATTRIBUTE, label);
+		else
+			emit(v, value, PH_EDGE_ATTRIBUTE, 0, "?");
 	}
 }
 

@@ -83,6 +83,67 @@ static void on_edge(struct ph_referent_visitor *v, uint64_t target, enum ph_edge
 		b->out_of_memory = true;
 }
 
+static void on_edge_label(struct ph_referent_visitor *v, uint64_t target, enum ph_edge_kind kind,
+			  uint32_t label)
+{
+	struct ph_graph_builder *b = v->ctx;
+	uint32_t to = node_for(b, target);
+	if (to == UINT32_MAX) {
+		v->truncated = true;
+		return;
+	}
+	if (!ph_graph_add_edge(b->graph, to, kind, label))
+		b->out_of_memory = true;
+}
+
+/* Labels by (source address, style), computed once: the same key strings
+ * label millions of edges. */
+static uint32_t on_label(struct ph_referent_visitor *v, uint64_t source, int style)
+{
+	struct ph_graph_builder *b = v->ctx;
+	uint64_t key = source ^ ((uint64_t)style << 62);
+	if (!source)
+		return UINT32_MAX;
+	if ((b->label_count + 1) * 2 > b->label_capacity) {
+		size_t capacity = b->label_capacity ? b->label_capacity * 2 : 1 << 14;
+		struct ph_label_slot *slots = calloc(capacity, sizeof(*slots));
+		if (!slots) {
+			b->out_of_memory = true;
+			return UINT32_MAX;
+		}
+		for (size_t i = 0; i < b->label_capacity; i++) {
+			if (!b->label_slots[i].key)
+				continue;
+			size_t at = (size_t)((b->label_slots[i].key * 0x9E3779B97F4A7C15ull) >> 20) & (capacity - 1);
+			while (slots[at].key)
+				at = (at + 1) & (capacity - 1);
+			slots[at] = b->label_slots[i];
+		}
+		free(b->label_slots);
+		b->label_slots = slots;
+		b->label_capacity = capacity;
+	}
+	size_t mask = b->label_capacity - 1;
+	size_t at = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+	for (; b->label_slots[at].key; at = (at + 1) & mask)
+		if (b->label_slots[at].key == key)
+			return b->label_slots[at].label;
+	char text[300];
+	bool ok, cut;
+	if (style == PH_LABEL_REPR) {
+		ph_referents_key_label(b->t, source, text, sizeof(text));
+		ok = true;
+	} else if (style == PH_LABEL_STR) {
+		ok = ph_str_read(b->t, source, text, sizeof(text), &cut);
+	} else {
+		ok = ph_cache_read_cstring(b->t->memory, source, text, sizeof(text));
+	}
+	uint32_t label = ok ? intern(b, text) : UINT32_MAX;
+	b->label_slots[at] = (struct ph_label_slot){key, label};
+	b->label_count++;
+	return label;
+}
+
 static bool is_known(struct ph_referent_visitor *v, uint64_t address)
 {
 	struct ph_graph_builder *b = v->ctx;
@@ -237,8 +298,10 @@ static void add_roots(struct ph_graph_builder *b)
 bool ph_graph_build(struct ph_graph_builder *b)
 {
 	struct ph_graph *g = b->graph;
+
 	add_roots(b);
-	struct ph_referent_visitor v = {b->t, b, on_edge, false, false, is_known};
+	struct ph_referent_visitor v = {b->t,     b,        on_edge,      false,
+					false,    is_known, on_label,     on_edge_label};
 	for (uint32_t i = 0; i < g->node_count && !b->out_of_memory; i++) {
 		ph_graph_begin_edges(g, i);
 		struct ph_node *node = &g->nodes[i];
@@ -265,6 +328,10 @@ bool ph_graph_build(struct ph_graph_builder *b)
 		if (v.conservative)
 			g->nodes[i].flags |= PH_NODE_CONSERVATIVE;
 	}
+	free(b->label_slots);
+	b->label_slots = NULL;
+
+	b->label_capacity = b->label_count = 0;
 	if (b->out_of_memory || !ph_graph_finish_edges(g) || !ph_graph_mark_reachable(g))
 		return false;
 	return true;

@@ -6,12 +6,19 @@
 #include "pyheap/target.h"
 #include "pyheap/type_table.h"
 
+struct ph_label_slot {
+	uint64_t key; /* source address ^ style << 62; 0 = empty */
+	uint32_t label;
+};
+
 struct ph_graph_builder {
 	const struct ph_target *t;
 	struct ph_type_table *types;
 	struct ph_graph *graph;
 	bool out_of_memory;
 	uint64_t invalid_referents; /* pointers that did not lead to an object */
+	struct ph_label_slot *label_slots;
+	size_t label_capacity, label_count;
 };
 
 /* Registers one GC-tracked object (called from the GC walk). */
