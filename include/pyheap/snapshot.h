@@ -56,6 +56,9 @@ struct ph_snapshot {
 	uint64_t invalid_referents;
 	bool redacted;
 	bool walked_copy;   /* the target ran again while pyheap walked a copy */
+	/* milliseconds spent: finding the interpreter and its layouts, paging
+	 * in the copy buffers, stopped (copying, or walking), walking */
+	double setup_ms, prepare_ms, stopped_ms, walk_ms;
 	bool complete;      /* false: a partial view, see problem */
 	char problem[256];  /* what could not be read, when incomplete */
 	unsigned broken_lists;

@@ -13,6 +13,7 @@
 #include "pyheap/image.h"
 #include "pyheap/safe_text.h"
 #include "pyheap/snapshot.h"
+#include "../util.h"
 
 static const char snap_usage[] =
     "usage: pyheap snap [options] PID\n"
@@ -31,6 +32,7 @@ static const char snap_usage[] =
     "      --debuginfo FILE  the interpreter's DWARF, tried before any other source\n"
     "      --layout FILE   struct layouts from a layout file (pyheap layout), for a\n"
     "                      stripped interpreter with the same build-id\n"
+    "      --timings       where the time went, on stderr\n"
     "      --redact        no string contents in the snapshot: dict keys and\n"
     "                      exception messages become their length and a hash\n"
     "  -q, --quiet         no progress or summary on stderr\n"
@@ -54,11 +56,12 @@ int cmd_snap(int argc, char **argv)
 	    {"attempts", required_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
 	    {"no-graph", no_argument, NULL, 'G'},      {"redact", no_argument, NULL, 'R'},
 	    {"debuginfo", required_argument, NULL, 'D'}, {"layout", required_argument, NULL, 'L'},
+	    {"timings", no_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	unsigned long timeout_s = 30, attempts = 50;
-	bool quiet = false, graph = true, redact = false;
+	bool quiet = false, graph = true, redact = false, timings = false;
 	const char *layout_file = NULL;
 	int c;
 	optind = 1;
@@ -94,6 +97,9 @@ int cmd_snap(int argc, char **argv)
 			break;
 		case 'L':
 			layout_file = optarg;
+			break;
+		case 'T':
+			timings = true;
 			break;
 		case 'h':
 			fputs(snap_usage, stdout);
@@ -163,9 +169,17 @@ int cmd_snap(int argc, char **argv)
 		}
 		return ph_report_error(err);
 	}
+	uint64_t write_ns = ph_now_ns();
 	bool written = ph_snapshot_write_json(snap, out);
 	if (out != stdout ? fclose(out) != 0 : fflush(out) != 0)
 		written = false;
+	if (timings)
+		fprintf(stderr,
+			"pyheap: timings: setup %.1f ms, prepare copy %.1f ms, stopped %.1f ms (%s), "
+			"walk %.1f ms, write %.1f ms\n",
+			snap->setup_ms, snap->prepare_ms, snap->stopped_ms,
+			snap->walked_copy ? "copying" : "walking", snap->walk_ms,
+			(double)(ph_now_ns() - write_ns) / 1e6);
 	if (written && temp_path[0] && rename(temp_path, output) != 0)
 		written = false;
 	if (!written) {

@@ -254,6 +254,7 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 {
 	/* buffers for the copy, paged in while the target still runs */
 	struct ph_error *err_wait;
+	uint64_t prepare_ns = ph_now_ns();
 	uint64_t budget = copy_budget();
 	struct ph_copy_buffers *buffers = NULL;
 	struct ph_memory_map before = {NULL, 0};
@@ -273,6 +274,7 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 			return err_wait;
 		}
 	}
+	snap->prepare_ms = ms_between(prepare_ns, ph_now_ns());
 	struct ph_stopped_process *stopped;
 	struct ph_error *err = ph_attach_stop(pid, options->timeout_ms, &stopped);
 	if (err) {
@@ -314,7 +316,9 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 		err = ph_block_cache_new(copy ? copy : live, &map, BLOCK_SIZE, &cache);
 	if (!err && !resume_err) {
 		t->memory = cache;
+		uint64_t walk_ns = ph_now_ns();
 		err = walk(options, t, types, snap, tolerant, &map, result);
+		snap->walk_ms = ms_between(walk_ns, ph_now_ns());
 		const struct ph_error *fatal = ph_cache_fatal_error(cache);
 		if (fatal && !err)
 			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
@@ -408,6 +412,7 @@ static void set_time(struct ph_snapshot *snap)
 struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options *options,
 				     struct ph_snapshot **out)
 {
+	uint64_t setup_ns = ph_now_ns();
 	struct ph_error *err = ph_attach_check(pid);
 	if (err)
 		return err;
@@ -469,6 +474,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	t.redact = options->redact;
 	snap->redacted = options->redact;
 
+	snap->setup_ms = ms_between(setup_ns, ph_now_ns());
 	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
 	struct attempt_result result;
 	uint64_t wait_flag = 0;
@@ -522,6 +528,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 			 image->soname_version[0] ? image->soname_version : "unknown");
 	set_time(snap);
 	snap->pause_ms = result.pause_ms;
+	snap->stopped_ms = result.pause_ms;
 	snap->threads = result.threads;
 	snap->interpreters = result.report.interpreters;
 	snap->objects = result.report.objects;
