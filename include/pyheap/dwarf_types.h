@@ -21,6 +21,11 @@ void ph_type_index_free(struct ph_type_index *index);
 /* The definition for name, typedefs and qualifiers peeled; false if absent. */
 bool ph_type_index_lookup(struct ph_type_index *index, const char *name, Dwarf_Die *out);
 
+/* Offset of path in the named type, or UINT64_MAX when either is missing. */
+uint64_t ph_type_index_offset(struct ph_type_index *index, const char *type, const char *path);
+/* sizeof the named type, or UINT64_MAX. */
+uint64_t ph_type_index_size(struct ph_type_index *index, const char *type);
+
 struct ph_member {
 	uint64_t offset;  /* bytes from the start of the outer type */
 	int bit_offset;   /* bitfields: bits from `offset`; -1 otherwise */

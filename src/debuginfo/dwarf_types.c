@@ -278,3 +278,21 @@ bool ph_dwarf_pointee(Dwarf_Die *type, Dwarf_Die *out)
 	ph_dwarf_peel(out);
 	return true;
 }
+
+uint64_t ph_type_index_offset(struct ph_type_index *index, const char *type, const char *path)
+{
+	Dwarf_Die die;
+	struct ph_member m;
+	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_member(&die, path, &m))
+		return UINT64_MAX;
+	return m.offset;
+}
+
+uint64_t ph_type_index_size(struct ph_type_index *index, const char *type)
+{
+	Dwarf_Die die;
+	uint64_t size;
+	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_size(&die, &size))
+		return UINT64_MAX;
+	return size;
+}

@@ -67,15 +67,6 @@ static void collect(struct ph_type_index *index, const char *type, struct ph_obj
 		collect_members(&die, out);
 }
 
-static uint64_t offset_of(struct ph_type_index *index, const char *type, const char *path)
-{
-	Dwarf_Die die;
-	struct ph_member m;
-	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_member(&die, path, &m))
-		return PH_ABSENT;
-	return m.offset;
-}
-
 struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_layout *layout,
 				       struct ph_ref_layout **out)
 {
@@ -105,100 +96,100 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	r->member_size = PH_ABSENT;
 	if (ph_type_index_lookup(index, "PyMemberDef", &die))
 		ph_dwarf_size(&die, &r->member_size);
-	r->member_name = offset_of(index, "PyMemberDef", "name");
-	r->member_type = offset_of(index, "PyMemberDef", "type");
-	r->member_offset = offset_of(index, "PyMemberDef", "offset");
-	r->tp_members = offset_of(index, "PyTypeObject", "tp_members");
-	r->tb_lasti = offset_of(index, "PyTracebackObject", "tb_lasti");
-	r->tb_lineno = offset_of(index, "PyTracebackObject", "tb_lineno");
-	r->md_dict = offset_of(index, "PyModuleObject", "md_dict");
+	r->member_name = ph_type_index_offset(index, "PyMemberDef", "name");
+	r->member_type = ph_type_index_offset(index, "PyMemberDef", "type");
+	r->member_offset = ph_type_index_offset(index, "PyMemberDef", "offset");
+	r->tp_members = ph_type_index_offset(index, "PyTypeObject", "tp_members");
+	r->tb_lasti = ph_type_index_offset(index, "PyTracebackObject", "tb_lasti");
+	r->tb_lineno = ph_type_index_offset(index, "PyTracebackObject", "tb_lineno");
+	r->md_dict = ph_type_index_offset(index, "PyModuleObject", "md_dict");
 
-	r->interp_threads_head = offset_of(index, "PyInterpreterState", "threads.head");
+	r->interp_threads_head = ph_type_index_offset(index, "PyInterpreterState", "threads.head");
 	if (r->interp_threads_head == PH_ABSENT)
-		r->interp_threads_head = offset_of(index, "PyInterpreterState", "tstate_head");
-	r->interp_modules = offset_of(index, "PyInterpreterState", "imports.modules");
+		r->interp_threads_head = ph_type_index_offset(index, "PyInterpreterState", "tstate_head");
+	r->interp_modules = ph_type_index_offset(index, "PyInterpreterState", "imports.modules");
 	if (r->interp_modules == PH_ABSENT)
-		r->interp_modules = offset_of(index, "PyInterpreterState", "modules");
-	r->interp_builtins = offset_of(index, "PyInterpreterState", "builtins");
-	r->tstate_next = offset_of(index, "PyThreadState", "next");
-	r->tstate_id = offset_of(index, "PyThreadState", "id");
-	r->tstate_thread_id = offset_of(index, "PyThreadState", "thread_id");
-	r->tstate_frame = offset_of(index, "PyThreadState", "frame");
-	r->tstate_cframe = offset_of(index, "PyThreadState", "cframe");
-	r->cframe_current_frame = offset_of(index, "_PyCFrame", "current_frame");
-	r->tstate_current_frame = offset_of(index, "PyThreadState", "current_frame");
-	r->co_nlocals = offset_of(index, "PyCodeObject", "co_nlocals");
-	r->co_varnames = offset_of(index, "PyCodeObject", "co_varnames");
-	r->co_cellvars = offset_of(index, "PyCodeObject", "co_cellvars");
-	r->co_freevars = offset_of(index, "PyCodeObject", "co_freevars");
-	r->co_nlocalsplus = offset_of(index, "PyCodeObject", "co_nlocalsplus");
-	r->co_localsplusnames = offset_of(index, "PyCodeObject", "co_localsplusnames");
-	r->co_localspluskinds = offset_of(index, "PyCodeObject", "co_localspluskinds");
-	r->co_name = offset_of(index, "PyCodeObject", "co_name");
-	r->co_qualname = offset_of(index, "PyCodeObject", "co_qualname");
-	r->co_filename = offset_of(index, "PyCodeObject", "co_filename");
-	r->co_firstlineno = offset_of(index, "PyCodeObject", "co_firstlineno");
-	r->co_lnotab = offset_of(index, "PyCodeObject", "co_lnotab");
-	r->co_linetable = offset_of(index, "PyCodeObject", "co_linetable");
-	r->co_code = offset_of(index, "PyCodeObject", "co_code");
-	r->co_code_adaptive = offset_of(index, "PyCodeObject", "co_code_adaptive");
+		r->interp_modules = ph_type_index_offset(index, "PyInterpreterState", "modules");
+	r->interp_builtins = ph_type_index_offset(index, "PyInterpreterState", "builtins");
+	r->tstate_next = ph_type_index_offset(index, "PyThreadState", "next");
+	r->tstate_id = ph_type_index_offset(index, "PyThreadState", "id");
+	r->tstate_thread_id = ph_type_index_offset(index, "PyThreadState", "thread_id");
+	r->tstate_frame = ph_type_index_offset(index, "PyThreadState", "frame");
+	r->tstate_cframe = ph_type_index_offset(index, "PyThreadState", "cframe");
+	r->cframe_current_frame = ph_type_index_offset(index, "_PyCFrame", "current_frame");
+	r->tstate_current_frame = ph_type_index_offset(index, "PyThreadState", "current_frame");
+	r->co_nlocals = ph_type_index_offset(index, "PyCodeObject", "co_nlocals");
+	r->co_varnames = ph_type_index_offset(index, "PyCodeObject", "co_varnames");
+	r->co_cellvars = ph_type_index_offset(index, "PyCodeObject", "co_cellvars");
+	r->co_freevars = ph_type_index_offset(index, "PyCodeObject", "co_freevars");
+	r->co_nlocalsplus = ph_type_index_offset(index, "PyCodeObject", "co_nlocalsplus");
+	r->co_localsplusnames = ph_type_index_offset(index, "PyCodeObject", "co_localsplusnames");
+	r->co_localspluskinds = ph_type_index_offset(index, "PyCodeObject", "co_localspluskinds");
+	r->co_name = ph_type_index_offset(index, "PyCodeObject", "co_name");
+	r->co_qualname = ph_type_index_offset(index, "PyCodeObject", "co_qualname");
+	r->co_filename = ph_type_index_offset(index, "PyCodeObject", "co_filename");
+	r->co_firstlineno = ph_type_index_offset(index, "PyCodeObject", "co_firstlineno");
+	r->co_lnotab = ph_type_index_offset(index, "PyCodeObject", "co_lnotab");
+	r->co_linetable = ph_type_index_offset(index, "PyCodeObject", "co_linetable");
+	r->co_code = ph_type_index_offset(index, "PyCodeObject", "co_code");
+	r->co_code_adaptive = ph_type_index_offset(index, "PyCodeObject", "co_code_adaptive");
 
-	r->f_back = offset_of(index, "PyFrameObject", "f_back");
-	r->f_code = offset_of(index, "PyFrameObject", "f_code");
-	r->f_localsplus = offset_of(index, "PyFrameObject", "f_localsplus");
-	r->f_valuestack = offset_of(index, "PyFrameObject", "f_valuestack");
-	r->f_stacktop = offset_of(index, "PyFrameObject", "f_stacktop");
-	r->f_stackdepth = offset_of(index, "PyFrameObject", "f_stackdepth");
-	r->f_lasti = offset_of(index, "PyFrameObject", "f_lasti");
-	r->f_lineno = offset_of(index, "PyFrameObject", "f_lineno");
-	r->f_frame = offset_of(index, "PyFrameObject", "f_frame");
-	r->f_frame_data = offset_of(index, "PyFrameObject", "_f_frame_data");
+	r->f_back = ph_type_index_offset(index, "PyFrameObject", "f_back");
+	r->f_code = ph_type_index_offset(index, "PyFrameObject", "f_code");
+	r->f_localsplus = ph_type_index_offset(index, "PyFrameObject", "f_localsplus");
+	r->f_valuestack = ph_type_index_offset(index, "PyFrameObject", "f_valuestack");
+	r->f_stacktop = ph_type_index_offset(index, "PyFrameObject", "f_stacktop");
+	r->f_stackdepth = ph_type_index_offset(index, "PyFrameObject", "f_stackdepth");
+	r->f_lasti = ph_type_index_offset(index, "PyFrameObject", "f_lasti");
+	r->f_lineno = ph_type_index_offset(index, "PyFrameObject", "f_lineno");
+	r->f_frame = ph_type_index_offset(index, "PyFrameObject", "f_frame");
+	r->f_frame_data = ph_type_index_offset(index, "PyFrameObject", "_f_frame_data");
 
-	r->iframe_code = offset_of(index, "_PyInterpreterFrame", "f_code");
+	r->iframe_code = ph_type_index_offset(index, "_PyInterpreterFrame", "f_code");
 	if (r->iframe_code == PH_ABSENT) {
-		r->iframe_code = offset_of(index, "_PyInterpreterFrame", "f_executable");
+		r->iframe_code = ph_type_index_offset(index, "_PyInterpreterFrame", "f_executable");
 		Dwarf_Die frame;
 		struct ph_member m;
 		if (ph_type_index_lookup(index, "_PyInterpreterFrame", &frame) &&
 		    ph_dwarf_member(&frame, "f_executable", &m))
 			r->iframe_code_tagged = dwarf_tag(&m.type) != DW_TAG_pointer_type;
 	}
-	r->iframe_funcobj = offset_of(index, "_PyInterpreterFrame", "f_funcobj");
+	r->iframe_funcobj = ph_type_index_offset(index, "_PyInterpreterFrame", "f_funcobj");
 	if (r->iframe_funcobj == PH_ABSENT)
-		r->iframe_funcobj = offset_of(index, "_PyInterpreterFrame", "f_func");
-	r->iframe_globals = offset_of(index, "_PyInterpreterFrame", "f_globals");
-	r->iframe_builtins = offset_of(index, "_PyInterpreterFrame", "f_builtins");
-	r->iframe_locals = offset_of(index, "_PyInterpreterFrame", "f_locals");
-	r->iframe_frame_obj = offset_of(index, "_PyInterpreterFrame", "frame_obj");
-	r->iframe_previous = offset_of(index, "_PyInterpreterFrame", "previous");
-	r->iframe_owner = offset_of(index, "_PyInterpreterFrame", "owner");
-	r->iframe_localsplus = offset_of(index, "_PyInterpreterFrame", "localsplus");
-	r->iframe_stacktop = offset_of(index, "_PyInterpreterFrame", "stacktop");
-	r->iframe_stackpointer = offset_of(index, "_PyInterpreterFrame", "stackpointer");
-	r->iframe_instr = offset_of(index, "_PyInterpreterFrame", "prev_instr");
+		r->iframe_funcobj = ph_type_index_offset(index, "_PyInterpreterFrame", "f_func");
+	r->iframe_globals = ph_type_index_offset(index, "_PyInterpreterFrame", "f_globals");
+	r->iframe_builtins = ph_type_index_offset(index, "_PyInterpreterFrame", "f_builtins");
+	r->iframe_locals = ph_type_index_offset(index, "_PyInterpreterFrame", "f_locals");
+	r->iframe_frame_obj = ph_type_index_offset(index, "_PyInterpreterFrame", "frame_obj");
+	r->iframe_previous = ph_type_index_offset(index, "_PyInterpreterFrame", "previous");
+	r->iframe_owner = ph_type_index_offset(index, "_PyInterpreterFrame", "owner");
+	r->iframe_localsplus = ph_type_index_offset(index, "_PyInterpreterFrame", "localsplus");
+	r->iframe_stacktop = ph_type_index_offset(index, "_PyInterpreterFrame", "stacktop");
+	r->iframe_stackpointer = ph_type_index_offset(index, "_PyInterpreterFrame", "stackpointer");
+	r->iframe_instr = ph_type_index_offset(index, "_PyInterpreterFrame", "prev_instr");
 	r->iframe_instr_is_prev = r->iframe_instr != PH_ABSENT;
 	if (r->iframe_instr == PH_ABSENT)
-		r->iframe_instr = offset_of(index, "_PyInterpreterFrame", "instr_ptr");
+		r->iframe_instr = ph_type_index_offset(index, "_PyInterpreterFrame", "instr_ptr");
 
-	r->gen_frame = offset_of(index, "PyGenObject", "gi_frame");
-	r->gen_iframe = offset_of(index, "PyGenObject", "gi_iframe");
-	r->gen_frame_state = offset_of(index, "PyGenObject", "gi_frame_state");
-	r->gen_exc_value = offset_of(index, "PyGenObject", "gi_exc_state.exc_value");
-	r->gen_exc_type = offset_of(index, "PyGenObject", "gi_exc_state.exc_type");
-	r->gen_exc_traceback = offset_of(index, "PyGenObject", "gi_exc_state.exc_traceback");
-	r->asyncgen_finalizer = offset_of(index, "PyAsyncGenObject", "ag_origin_or_finalizer");
+	r->gen_frame = ph_type_index_offset(index, "PyGenObject", "gi_frame");
+	r->gen_iframe = ph_type_index_offset(index, "PyGenObject", "gi_iframe");
+	r->gen_frame_state = ph_type_index_offset(index, "PyGenObject", "gi_frame_state");
+	r->gen_exc_value = ph_type_index_offset(index, "PyGenObject", "gi_exc_state.exc_value");
+	r->gen_exc_type = ph_type_index_offset(index, "PyGenObject", "gi_exc_state.exc_type");
+	r->gen_exc_traceback = ph_type_index_offset(index, "PyGenObject", "gi_exc_state.exc_traceback");
+	r->asyncgen_finalizer = ph_type_index_offset(index, "PyAsyncGenObject", "ag_origin_or_finalizer");
 	if (r->asyncgen_finalizer == PH_ABSENT)
-		r->asyncgen_finalizer = offset_of(index, "PyAsyncGenObject", "ag_finalizer");
-	r->co_firsttraceable = offset_of(index, "PyCodeObject", "_co_firsttraceable");
-	r->values_embedded = offset_of(index, "_dictvalues", "embedded");
-	r->values_valid = offset_of(index, "_dictvalues", "valid");
-	r->values_capacity = offset_of(index, "_dictvalues", "capacity");
-	r->values_size = offset_of(index, "_dictvalues", "size");
-	r->tstate_native_thread_id = offset_of(index, "PyThreadState", "native_thread_id");
-	r->md_def = offset_of(index, "PyModuleObject", "md_def");
-	r->md_state = offset_of(index, "PyModuleObject", "md_state");
-	r->def_m_size = offset_of(index, "PyModuleDef", "m_size");
-	r->def_m_traverse = offset_of(index, "PyModuleDef", "m_traverse");
+		r->asyncgen_finalizer = ph_type_index_offset(index, "PyAsyncGenObject", "ag_finalizer");
+	r->co_firsttraceable = ph_type_index_offset(index, "PyCodeObject", "_co_firsttraceable");
+	r->values_embedded = ph_type_index_offset(index, "_dictvalues", "embedded");
+	r->values_valid = ph_type_index_offset(index, "_dictvalues", "valid");
+	r->values_capacity = ph_type_index_offset(index, "_dictvalues", "capacity");
+	r->values_size = ph_type_index_offset(index, "_dictvalues", "size");
+	r->tstate_native_thread_id = ph_type_index_offset(index, "PyThreadState", "native_thread_id");
+	r->md_def = ph_type_index_offset(index, "PyModuleObject", "md_def");
+	r->md_state = ph_type_index_offset(index, "PyModuleObject", "md_state");
+	r->def_m_size = ph_type_index_offset(index, "PyModuleDef", "m_size");
+	r->def_m_traverse = ph_type_index_offset(index, "PyModuleDef", "m_traverse");
 	*out = r;
 	return NULL;
 }

@@ -13,15 +13,6 @@ static int64_t tuple_size(const struct ph_target *t, uint64_t tuple)
 	return n;
 }
 
-static bool tuple_str(const struct ph_target *t, uint64_t tuple, int64_t i, char *buf, size_t size)
-{
-	uint64_t item;
-	bool cut;
-	return i >= 0 && i < tuple_size(t, tuple) &&
-	       ph_read_u64(t, tuple + t->layout->tuple_items + (uint64_t)i * 8, &item) &&
-	       ph_str_read(t, item, buf, size, &cut);
-}
-
 int64_t ph_code_slot_count(const struct ph_target *t, uint64_t code)
 {
 	const struct ph_ref_layout *r = t->layout->refs;
@@ -34,29 +25,6 @@ int64_t ph_code_slot_count(const struct ph_target *t, uint64_t code)
 	    !ph_read_u64(t, code + r->co_freevars, &frees))
 		return 0;
 	return n + tuple_size(t, cells) + tuple_size(t, frees);
-}
-
-bool ph_code_slot_name(const struct ph_target *t, uint64_t code, int64_t slot, char *buf,
-		       size_t size)
-{
-	const struct ph_ref_layout *r = t->layout->refs;
-	uint64_t names;
-	if (r->co_localsplusnames != PH_ABSENT)
-		return ph_read_u64(t, code + r->co_localsplusnames, &names) &&
-		       tuple_str(t, names, slot, buf, size);
-	int32_t nlocals;
-	uint64_t cells, frees, varnames;
-	if (!ph_read(t, code + r->co_nlocals, &nlocals, 4) ||
-	    !ph_read_u64(t, code + r->co_varnames, &varnames) ||
-	    !ph_read_u64(t, code + r->co_cellvars, &cells) ||
-	    !ph_read_u64(t, code + r->co_freevars, &frees))
-		return false;
-	if (slot < nlocals)
-		return tuple_str(t, varnames, slot, buf, size);
-	slot -= nlocals;
-	if (slot < tuple_size(t, cells))
-		return tuple_str(t, cells, slot, buf, size);
-	return tuple_str(t, frees, slot - tuple_size(t, cells), buf, size);
 }
 
 static uint64_t tuple_item(const struct ph_target *t, uint64_t tuple, int64_t i)
@@ -87,6 +55,14 @@ uint64_t ph_code_slot_name_object(const struct ph_target *t, uint64_t code, int6
 	if (slot < tuple_size(t, cells))
 		return tuple_item(t, cells, slot);
 	return tuple_item(t, frees, slot - tuple_size(t, cells));
+}
+
+bool ph_code_slot_name(const struct ph_target *t, uint64_t code, int64_t slot, char *buf,
+		       size_t size)
+{
+	uint64_t name = ph_code_slot_name_object(t, code, slot);
+	bool cut;
+	return name && ph_str_read(t, name, buf, size, &cut);
 }
 
 bool ph_code_names(const struct ph_target *t, uint64_t code, char *function, size_t fsize,

@@ -37,31 +37,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	return 0;
 }
 
-#ifndef PYHEAP_LIBFUZZER
-int main(int argc, char **argv)
-{
-	int replayed = 0;
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			fprintf(stderr, "cannot open %s\n", argv[i]);
-			return 2;
-		}
-		fseek(f, 0, SEEK_END);
-		long size = ftell(f);
-		fseek(f, 0, SEEK_SET);
-		uint8_t *data = malloc(size > 0 ? (size_t)size : 1);
-		if (!data || fread(data, 1, (size_t)size, f) != (size_t)size) {
-			fclose(f);
-			free(data);
-			return 2;
-		}
-		fclose(f);
-		LLVMFuzzerTestOneInput(data, (size_t)size);
-		free(data);
-		replayed++;
-	}
-	printf("replayed %d inputs\n", replayed);
-	return 0;
-}
-#endif
+#include "replay_main.h"
