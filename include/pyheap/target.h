@@ -105,6 +105,16 @@ static inline bool ph_read_type_flags(const struct ph_target *t, uint64_t type, 
  * readable str. */
 bool ph_str_read(const struct ph_target *t, uint64_t obj, char *buf, size_t max,
 		 bool *truncated);
+/* The PEP 393 header of a str object. data is where the characters start:
+ * inline for compact strings, else the data pointer as read (0 for a legacy
+ * string not yet made ready). */
+struct ph_str_header {
+	uint64_t length;
+	uint32_t kind; /* bytes per character: 1, 2 or 4; 0 for a legacy string */
+	bool compact, ascii;
+	uint64_t data;
+};
+bool ph_str_header_read(const struct ph_target *t, uint64_t obj, struct ph_str_header *h);
 /* Whether obj's type is str or a subclass of it. */
 bool ph_is_str(const struct ph_target *t, uint64_t obj);
 

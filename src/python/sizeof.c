@@ -325,43 +325,32 @@ static uint64_t generator_sizeof(const struct ph_target *t, uint64_t obj, uint64
 static uint64_t str_sizeof(const struct ph_target *t, uint64_t obj, uint64_t fallback)
 {
 	const struct ph_layout *l = t->layout;
-	int64_t length;
-	uint32_t kind, compact, ascii;
-	if (!ph_read_i64(t, obj + l->str_length, &length) || length < 0 ||
-	    !ph_read_bitfield(t, obj, &l->str_kind, &kind) ||
-	    !ph_read_bitfield(t, obj, &l->str_compact, &compact) ||
-	    !ph_read_bitfield(t, obj, &l->str_ascii, &ascii))
+	struct ph_str_header h;
+	if (!ph_str_header_read(t, obj, &h))
 		return fallback;
-	uint64_t size, data;
-	uint64_t n = (uint64_t)length;
-	if (compact && ascii) {
+	uint64_t n = h.length, size;
+	bool compact_ascii = h.compact && h.ascii;
+	if (compact_ascii)
 		size = l->ascii_size + n + 1;
-		data = obj + l->ascii_size;
-	} else if (compact) {
-		size = l->compact_size + (n + 1) * kind;
-		data = obj + l->compact_size;
-	} else {
-		size = l->unicode_size;
-		if (!ph_read_u64(t, obj + l->str_data_any, &data))
-			return fallback;
-		if (data)
-			size += (n + 1) * kind;
-	}
+	else if (h.compact)
+		size = l->compact_size + (n + 1) * h.kind;
+	else
+		size = l->unicode_size + (h.data ? (n + 1) * h.kind : 0);
 	if (l->str_wstr != PH_ABSENT) {
 		/* <= 3.11: a cached wchar_t copy, unless it is the data itself */
 		uint64_t wstr;
-		int64_t wlen = length;
+		int64_t wlen = (int64_t)n;
 		if (ph_read_u64(t, obj + l->str_wstr, &wstr) && wstr &&
-		    (kind == 0 || wstr != data)) {
-			if (!(compact && ascii))
+		    (h.kind == 0 || wstr != h.data)) {
+			if (!compact_ascii)
 				ph_read_i64(t, obj + l->str_wstr_length, &wlen);
 			size += (uint64_t)(wlen + 1) * 4; /* sizeof(wchar_t) on Linux */
 		}
 	}
-	if (!(compact && ascii)) {
+	if (!compact_ascii) {
 		uint64_t utf8;
 		int64_t utf8_length;
-		if (ph_read_u64(t, obj + l->str_utf8, &utf8) && utf8 && utf8 != data &&
+		if (ph_read_u64(t, obj + l->str_utf8, &utf8) && utf8 && utf8 != h.data &&
 		    ph_read_i64(t, obj + l->str_utf8_length, &utf8_length))
 			size += (uint64_t)utf8_length + 1;
 	}

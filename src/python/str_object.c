@@ -43,11 +43,9 @@ static size_t put_utf8(char *out, uint32_t cp)
 	return 4;
 }
 
-bool ph_str_read(const struct ph_target *t, uint64_t obj, char *buf, size_t max, bool *truncated)
+bool ph_str_header_read(const struct ph_target *t, uint64_t obj, struct ph_str_header *h)
 {
 	const struct ph_layout *l = t->layout;
-	if (max == 0 || !ph_is_str(t, obj))
-		return false;
 	int64_t length;
 	uint32_t kind, compact, ascii;
 	if (!ph_read_i64(t, obj + l->str_length, &length) || length < 0 ||
@@ -55,13 +53,24 @@ bool ph_str_read(const struct ph_target *t, uint64_t obj, char *buf, size_t max,
 	    !ph_read_bitfield(t, obj, &l->str_compact, &compact) ||
 	    !ph_read_bitfield(t, obj, &l->str_ascii, &ascii))
 		return false;
-	if (kind != 1 && kind != 2 && kind != 4)
-		return false; /* a legacy string not yet made ready: no PEP 393 data */
-	uint64_t data;
+	*h = (struct ph_str_header){(uint64_t)length, kind, compact != 0, ascii != 0, 0};
 	if (compact)
-		data = obj + (ascii ? l->ascii_size : l->compact_size);
-	else if (!ph_read_u64(t, obj + l->str_data_any, &data) || data == 0)
+		h->data = obj + (ascii ? l->ascii_size : l->compact_size);
+	else if (!ph_read_u64(t, obj + l->str_data_any, &h->data))
 		return false;
+	return true;
+}
+
+bool ph_str_read(const struct ph_target *t, uint64_t obj, char *buf, size_t max, bool *truncated)
+{
+	if (max == 0 || !ph_is_str(t, obj))
+		return false;
+	struct ph_str_header h;
+	if (!ph_str_header_read(t, obj, &h))
+		return false;
+	if ((h.kind != 1 && h.kind != 2 && h.kind != 4) || h.data == 0)
+		return false; /* a legacy string not yet made ready: no PEP 393 data */
+	uint64_t length = h.length, data = h.data, kind = h.kind;
 
 	/* Read at most what fits: each code point becomes >= 1 byte. */
 	uint64_t want = (uint64_t)length;
