@@ -122,6 +122,9 @@ bool ph_graph_add_edge(struct ph_graph *g, uint32_t to, enum ph_edge_kind kind, 
 void ph_graph_begin_edges(struct ph_graph *g, uint32_t node);
 /* Builds edge_start (node_count + 1 entries) once every node is processed. */
 bool ph_graph_finish_edges(struct ph_graph *g);
+/* Appends a root without marking its node (the reader marks them all once
+ * the roots are read); ph_graph_add_root also marks it PH_NODE_ROOT. */
+bool ph_graph_push_root(struct ph_graph *g, struct ph_root root);
 bool ph_graph_add_root(struct ph_graph *g, uint32_t node, enum ph_root_kind kind, uint32_t name);
 
 /* Interns a string; returns its index or PH_NO_STRING when out of memory. */

@@ -155,7 +155,7 @@ bool ph_graph_mark_reachable(struct ph_graph *g)
 	return true;
 }
 
-bool ph_graph_add_root(struct ph_graph *g, uint32_t node, enum ph_root_kind kind, uint32_t name)
+bool ph_graph_push_root(struct ph_graph *g, struct ph_root root)
 {
 	if (g->root_count == g->root_capacity) {
 		uint32_t capacity = g->root_capacity ? g->root_capacity * 2 : 256;
@@ -165,7 +165,14 @@ bool ph_graph_add_root(struct ph_graph *g, uint32_t node, enum ph_root_kind kind
 		g->roots = grown;
 		g->root_capacity = capacity;
 	}
-	g->roots[g->root_count++] = (struct ph_root){node, (uint32_t)kind, name};
+	g->roots[g->root_count++] = root;
+	return true;
+}
+
+bool ph_graph_add_root(struct ph_graph *g, uint32_t node, enum ph_root_kind kind, uint32_t name)
+{
+	if (!ph_graph_push_root(g, (struct ph_root){node, (uint32_t)kind, name}))
+		return false;
 	g->nodes[node].flags |= PH_NODE_ROOT;
 	return true;
 }

@@ -281,16 +281,7 @@ static bool put_root(void *ctx, uint64_t i, int64_t value)
 	if (field == 0) {
 		if (value < 0 || (uint64_t)value >= gp->declared_nodes || root >= UINT32_MAX - 1)
 			return false;
-		if (g->root_count == g->root_capacity) {
-			uint32_t capacity = g->root_capacity ? g->root_capacity * 2 : 256;
-			struct ph_root *grown = realloc(g->roots, (size_t)capacity * sizeof(*grown));
-			if (!grown)
-				return false;
-			g->roots = grown;
-			g->root_capacity = capacity;
-		}
-		g->roots[g->root_count++] = (struct ph_root){(uint32_t)value, 0, PH_NO_STRING};
-		return true;
+		return ph_graph_push_root(g, (struct ph_root){(uint32_t)value, 0, PH_NO_STRING});
 	}
 	struct ph_root *r = &g->roots[g->root_count - 1];
 	if (field == 1) {
