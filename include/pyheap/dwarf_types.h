@@ -23,6 +23,11 @@ bool ph_type_index_lookup(struct ph_type_index *index, const char *name, Dwarf_D
 
 /* Offset of path in the named type, or UINT64_MAX when either is missing. */
 uint64_t ph_type_index_offset(struct ph_type_index *index, const char *type, const char *path);
+/* Whether path in the named type is a struct or union (typedefs peeled):
+ * tells a tagged _PyStackRef (3.14+) from a plain PyObject pointer. False
+ * when either is missing. */
+bool ph_type_index_member_is_aggregate(struct ph_type_index *index, const char *type,
+				       const char *path);
 /* sizeof the named type, or UINT64_MAX. */
 uint64_t ph_type_index_size(struct ph_type_index *index, const char *type);
 

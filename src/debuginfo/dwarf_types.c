@@ -288,6 +288,17 @@ uint64_t ph_type_index_offset(struct ph_type_index *index, const char *type, con
 	return m.offset;
 }
 
+bool ph_type_index_member_is_aggregate(struct ph_type_index *index, const char *type,
+				       const char *path)
+{
+	Dwarf_Die die;
+	struct ph_member m;
+	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_member(&die, path, &m))
+		return false;
+	int tag = dwarf_tag(&m.type);
+	return tag == DW_TAG_structure_type || tag == DW_TAG_union_type;
+}
+
 uint64_t ph_type_index_size(struct ph_type_index *index, const char *type)
 {
 	Dwarf_Die die;

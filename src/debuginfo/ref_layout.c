@@ -148,11 +148,8 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	r->iframe_code = ph_type_index_offset(index, "_PyInterpreterFrame", "f_code");
 	if (r->iframe_code == PH_ABSENT) {
 		r->iframe_code = ph_type_index_offset(index, "_PyInterpreterFrame", "f_executable");
-		Dwarf_Die frame;
-		struct ph_member m;
-		if (ph_type_index_lookup(index, "_PyInterpreterFrame", &frame) &&
-		    ph_dwarf_member(&frame, "f_executable", &m))
-			r->iframe_code_tagged = dwarf_tag(&m.type) != DW_TAG_pointer_type;
+		r->iframe_code_tagged =
+		    ph_type_index_member_is_aggregate(index, "_PyInterpreterFrame", "f_executable");
 	}
 	r->iframe_funcobj = ph_type_index_offset(index, "_PyInterpreterFrame", "f_funcobj");
 	if (r->iframe_funcobj == PH_ABSENT)

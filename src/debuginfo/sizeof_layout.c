@@ -1,20 +1,8 @@
 #include "sizeof_layout.h"
 
-#include <dwarf.h>
 #include <stdlib.h>
 
 #include "pyheap/layout.h"
-
-/* Whether a member's type is a struct (a _PyStackRef) rather than a pointer. */
-static bool member_is_struct(struct ph_type_index *index, const char *type, const char *path)
-{
-	Dwarf_Die die;
-	struct ph_member m;
-	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_member(&die, path, &m))
-		return false;
-	int tag = dwarf_tag(&m.type);
-	return tag == DW_TAG_structure_type || tag == DW_TAG_union_type;
-}
 
 struct ph_error *ph_sizeof_layout_resolve(struct ph_type_index *index,
 					  struct ph_sizeof_layout **out)
@@ -43,7 +31,7 @@ struct ph_error *ph_sizeof_layout_resolve(struct ph_type_index *index,
 	if (l->iframe_code == PH_ABSENT) {
 		l->iframe_code = ph_type_index_offset(index, "_PyInterpreterFrame", "f_executable");
 		l->iframe_code_tagged =
-		    member_is_struct(index, "_PyInterpreterFrame", "f_executable");
+		    ph_type_index_member_is_aggregate(index, "_PyInterpreterFrame", "f_executable");
 	}
 	l->iframe_localsplus = ph_type_index_offset(index, "_PyInterpreterFrame", "localsplus");
 	l->gen_iframe = ph_type_index_offset(index, "PyGenObject", "gi_iframe");
