@@ -72,6 +72,17 @@ def find():
     return found, missing
 
 
+def select(results, only=None):
+    """The interpreters found (only the one labelled `only`, if given);
+    each missing one (or `only`, if it is missing) is recorded in results
+    as a skip, never as a pass."""
+    found, missing = find()
+    for label, reason in missing:
+        if not only or only == label:
+            results.skip(label, reason)
+    return [(label, path) for label, path in found if not only or only == label]
+
+
 if __name__ == "__main__":
     f, m = find()
     for label, path in f:

@@ -78,9 +78,7 @@ def free_port():
 
 
 def main():
-    found, missing = interpreters.find()
-    for label, reason in missing:
-        R.skip(label, reason)
+    found = interpreters.select(R)
     by_label = dict(found)
     tmp = tempfile.mkdtemp(prefix="pyheap-debuginfo-")
     try:

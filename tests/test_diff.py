@@ -132,16 +132,11 @@ def main():
     parser.add_argument("--only")
     args = parser.parse_args()
     results = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "diff"))
-    found, missing = interpreters.find()
-    for label, reason in missing:
-        if not args.only or args.only == label:
-            results.skip(label, reason)
+    found = interpreters.select(results, args.only)
     tmp = tempfile.mkdtemp(prefix="pyheap-diff-")
     try:
         pairs = []
         for label, python in found:
-            if args.only and args.only != label:
-                continue
             pair = run_case(results, label, python, tmp)
             if pair:
                 pairs.append(pair)

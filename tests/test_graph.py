@@ -186,13 +186,8 @@ def main():
     parser.add_argument("--fixture")
     args = parser.parse_args()
     results = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "graph"))
-    found, missing = interpreters.find()
-    for label, reason in missing:
-        if not args.only or args.only == label:
-            results.skip(label, reason)
+    found = interpreters.select(results, args.only)
     for label, python in found:
-        if args.only and args.only != label:
-            continue
         for name, script, env, chain_type in FIXTURES:
             if args.fixture and args.fixture != name:
                 continue

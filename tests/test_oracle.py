@@ -87,14 +87,9 @@ def main():
     parser.add_argument("--big", action="store_true", help="include the 1.2M-object heap")
     args = parser.parse_args()
     results = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "oracle"))
-    found, missing = interpreters.find()
-    for label, reason in missing:
-        if not args.only or args.only == label:
-            results.skip(label, reason)
+    found = interpreters.select(results, args.only)
     fixtures = FIXTURES + ([BIG] if args.big else [])
     for label, python in found:
-        if args.only and args.only != label:
-            continue
         for fixture_name, script, env in fixtures:
             if args.fixture and args.fixture != fixture_name:
                 continue

@@ -378,9 +378,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--latency-doc", help="write the HTTP latency table to this file")
     args = parser.parse_args()
-    found, missing = interpreters.find()
-    for label, reason in missing:
-        R.skip(label, reason)
+    found = interpreters.select(R)
     pythons = [(label, python) for label, python in found if label.startswith(("pyenv-", "debian-"))]
     if not pythons:
         R.fail("interpreters", "no CPython found")
