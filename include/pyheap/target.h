@@ -100,6 +100,13 @@ static inline bool ph_read_type_flags(const struct ph_target *t, uint64_t type, 
 	return ph_read_u64(t, type + t->layout->tp_flags, flags);
 }
 
+/* |v| as unsigned: defined for INT64_MIN too, which hostile memory may hold
+ * in an ob_size. */
+static inline uint64_t ph_magnitude(int64_t v)
+{
+	return v < 0 ? -(uint64_t)v : (uint64_t)v;
+}
+
 /* str objects: decodes into UTF-8 (at most max-1 bytes, NUL-terminated).
  * *truncated says whether the string was longer. False if obj is not a
  * readable str. */

@@ -21,7 +21,7 @@ bool ph_int_value(const struct ph_target *t, uint64_t obj, int64_t *value)
 		if (s->long_digits == PH_ABSENT || !ph_read_i64(t, obj + t->layout->ob_size, &ob_size))
 			return false;
 		negative = ob_size < 0;
-		ndigits = (uint64_t)(negative ? -ob_size : ob_size);
+		ndigits = ph_magnitude(ob_size);
 		digits_at = obj + s->long_digits;
 	}
 	if (ndigits > 2)

@@ -238,8 +238,8 @@ static uint64_t dict_sizeof(const struct ph_target *t, uint64_t obj, uint64_t ba
 		} else {
 			int64_t nentries, usable;
 			if (ph_read_i64(t, keys + l->dk_nentries, &nentries) &&
-			    ph_read_i64(t, keys + l->dk_usable, &usable))
-				size += (uint64_t)(nentries + usable) * l->pointer_size;
+			    ph_read_i64(t, keys + l->dk_usable, &usable) && nentries >= 0 && usable >= 0)
+				size += ((uint64_t)nentries + (uint64_t)usable) * l->pointer_size;
 		}
 	}
 	if (ph_read_i64(t, keys + l->dk_refcnt, &refcnt) && refcnt == 1)
@@ -299,9 +299,10 @@ static uint64_t frame_sizeof(const struct ph_target *t, uint64_t obj, uint64_t f
 		    !ph_read_u64(t, code + s->co_cellvars, &cellvars) ||
 		    !ph_read_u64(t, code + s->co_freevars, &freevars))
 			return fallback;
-		int64_t extras = (int64_t)stacksize + nlocals + tuple_length(t, cellvars) +
-				 tuple_length(t, freevars);
-		return s->frame_size + (uint64_t)(extras - 1) * t->layout->pointer_size;
+		/* unsigned: hostile counts wrap instead of overflowing */
+		uint64_t extras = (uint64_t)((int64_t)stacksize + nlocals) +
+				  (uint64_t)tuple_length(t, cellvars) + (uint64_t)tuple_length(t, freevars);
+		return s->frame_size + (extras - 1) * t->layout->pointer_size;
 	}
 	if (!ph_read_u64(t, obj + s->frame_f_frame, &iframe) || !iframe ||
 	    !iframe_code(t, iframe, &code) || !frame_slots(t, code, &slots))
@@ -339,12 +340,12 @@ static uint64_t str_sizeof(const struct ph_target *t, uint64_t obj, uint64_t fal
 	if (l->str_wstr != PH_ABSENT) {
 		/* <= 3.11: a cached wchar_t copy, unless it is the data itself */
 		uint64_t wstr;
-		int64_t wlen = (int64_t)n;
+		uint64_t wlen = n;
 		if (ph_read_u64(t, obj + l->str_wstr, &wstr) && wstr &&
 		    (h.kind == 0 || wstr != h.data)) {
 			if (!compact_ascii)
-				ph_read_i64(t, obj + l->str_wstr_length, &wlen);
-			size += (uint64_t)(wlen + 1) * 4; /* sizeof(wchar_t) on Linux */
+				ph_read_u64(t, obj + l->str_wstr_length, &wlen);
+			size += (wlen + 1) * 4; /* sizeof(wchar_t) on Linux */
 		}
 	}
 	if (!compact_ascii) {
@@ -371,7 +372,7 @@ static uint64_t int_sizeof(const struct ph_target *t, uint64_t obj,
 	int64_t ob_size;
 	if (!ph_read_i64(t, obj + t->layout->ob_size, &ob_size))
 		return fallback;
-	uint64_t digits = (uint64_t)(ob_size < 0 ? -ob_size : ob_size);
+	uint64_t digits = ph_magnitude(ob_size);
 	if (t->version_minor >= 11 && digits == 0)
 		digits = 1;
 	return s->long_digits + 4 * digits;
@@ -451,7 +452,7 @@ uint64_t ph_sizeof_object(const struct ph_target *t, uint64_t obj, const struct 
 		int64_t leftindex, ob_size;
 		if (ph_read_i64(t, obj + s->deque_leftindex, &leftindex) &&
 		    ph_read_i64(t, obj + t->layout->ob_size, &ob_size)) {
-			uint64_t blocks = (uint64_t)(leftindex + ob_size + (int64_t)s->deque_block_len - 1) /
+			uint64_t blocks = ((uint64_t)leftindex + (uint64_t)ob_size + s->deque_block_len - 1) /
 					  s->deque_block_len;
 			size = type->basicsize + blocks * s->deque_block_size;
 		}

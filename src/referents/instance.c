@@ -102,9 +102,9 @@ static uint64_t computed_dict_pointer(const struct ph_target *t, uint64_t obj,
 		int64_t ob_size = 0;
 		if (type->itemsize)
 			ph_read_i64(t, obj + t->layout->ob_size, &ob_size);
-		uint64_t n = (uint64_t)(ob_size < 0 ? -ob_size : ob_size);
+		uint64_t n = ph_magnitude(ob_size);
 		uint64_t size = (type->basicsize + n * type->itemsize + 7) & ~(uint64_t)7;
-		dictoffset += (int64_t)size;
+		return obj + (uint64_t)dictoffset + size; /* unsigned: hostile sizes wrap, not overflow */
 	}
 	return obj + (uint64_t)dictoffset;
 }
