@@ -55,3 +55,11 @@ void ph_error_free(struct ph_error *err)
 	if (err && err != &ph_error_out_of_memory)
 		free(err);
 }
+
+int ph_error_report(struct ph_error *err)
+{
+	int code = err->exit_code;
+	fprintf(stderr, "pyheap: %s\n", err->message);
+	ph_error_free(err);
+	return code;
+}

@@ -12,6 +12,8 @@ static const char main_usage[] =
     "  snap PID       snapshot a running CPython process's heap as JSON\n"
     "  chain          who keeps objects of a type alive: the shortest chain from a root\n"
     "  diff A B       what grew between two snapshots\n"
+    "  top            what keeps the most memory alive (retained sizes)\n"
+    "  suspects       leak suspects: who holds an outsized share, or what grew\n"
     "  layout FILE    struct layouts of an interpreter build, for hosts without debug info\n"
     "\n"
     "Run 'pyheap <command> --help' for a command's options.\n"
@@ -36,15 +38,8 @@ static const char main_usage[] =
     "      or corrupt lists)\n"
     "  11  writing the output failed\n"
     "  12  an input file is not a valid pyheap file\n"
-    "  13  nothing matched (chain: no object of that type or address)\n";
-
-int ph_report_error(struct ph_error *err)
-{
-	int code = err->exit_code;
-	fprintf(stderr, "pyheap: %s\n", err->message);
-	ph_error_free(err);
-	return code;
-}
+    "  13  nothing matched (chain, top: no object of that type or address)\n"
+    "  14  suspects: leak suspects were found\n";
 
 int main(int argc, char **argv)
 {
@@ -68,6 +63,10 @@ int main(int argc, char **argv)
 		return cmd_chain(argc - 1, argv + 1);
 	if (strcmp(command, "diff") == 0)
 		return cmd_diff(argc - 1, argv + 1);
+	if (strcmp(command, "suspects") == 0)
+		return cmd_suspects(argc - 1, argv + 1);
+	if (strcmp(command, "top") == 0)
+		return cmd_top(argc - 1, argv + 1);
 	if (strcmp(command, "layout") == 0)
 		return cmd_layout(argc - 1, argv + 1);
 	fprintf(stderr, "pyheap: '%s' is not a command\n\n%s", command, main_usage);

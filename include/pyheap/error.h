@@ -22,6 +22,7 @@ enum ph_exit {
 	PH_EXIT_OUTPUT = 11,       /* writing the output failed */
 	PH_EXIT_BAD_INPUT = 12,    /* an input file is not what it should be */
 	PH_EXIT_NO_MATCH = 13,     /* a query matched nothing */
+	PH_EXIT_SUSPECTS = 14,     /* suspects: leak suspects were found (like diff(1)'s 1) */
 };
 
 struct ph_error {
@@ -36,6 +37,8 @@ struct ph_error *ph_error_vnew(enum ph_exit exit_code, const char *fmt, va_list 
 struct ph_error *ph_error_wrap(struct ph_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ph_error_free(struct ph_error *err);
+/* Prints "pyheap: <message>" to stderr, frees err, returns its exit code. */
+int ph_error_report(struct ph_error *err);
 
 /* Returned when even the error cannot be allocated; never freed. */
 extern struct ph_error ph_error_out_of_memory;

@@ -9,6 +9,7 @@
 
 #include "pyheap/error.h"
 #include "pyheap/graph.h"
+#include "pyheap/heap_bytes.h"
 #include "pyheap/layout.h"
 
 struct ph_snapshot_options {
@@ -53,6 +54,8 @@ struct ph_snapshot {
 	size_t type_count;
 	bool has_graph;
 	struct ph_graph graph;
+	struct ph_heap_bytes heap; /* every node in bytes; only with the graph */
+	uint64_t rss_bytes;        /* the target's resident memory at the stop; 0 if unknown */
 	uint64_t invalid_referents;
 	bool redacted;
 	bool walked_copy;   /* the target ran again while pyheap walked a copy */

@@ -50,4 +50,11 @@ struct ph_error *ph_snapshot_parse_flags(const char *text, size_t len, unsigned 
 					 struct ph_loaded_snapshot *out);
 void ph_snapshot_unload(struct ph_loaded_snapshot *snapshot);
 
+/* Whether two snapshots come from one process: the same PID, executable
+ * and start time (a PID alone is reused). */
+bool ph_snapshot_same_process(const struct ph_loaded_snapshot *a, const struct ph_loaded_snapshot *b);
+/* Whether they are one capture (same process and time): two copies of one
+ * snapshot, which no comparison can use. */
+bool ph_snapshot_same_capture(const struct ph_loaded_snapshot *a, const struct ph_loaded_snapshot *b);
+
 #endif

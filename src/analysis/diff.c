@@ -1,5 +1,7 @@
 #include "pyheap/diff.h"
 
+#include "pyheap/address_map.h"
+
 #include "../util.h"
 
 #include <stdio.h>
@@ -55,54 +57,6 @@ static struct ph_error *collect_types(const cJSON *types, int side, struct named
 	return NULL;
 }
 
-/* address -> index of A's tracked node, for survivors */
-struct address_map {
-	uint64_t *keys;
-	uint32_t *values;
-	size_t mask;
-};
-
-static size_t hash_address(uint64_t address, size_t mask)
-{
-	return (size_t)((address * 0x9E3779B97F4A7C15ull) >> 24) & mask;
-}
-
-static bool map_build(struct address_map *m, const struct ph_graph *g, uint32_t only_flags)
-{
-	size_t n = 16;
-	while (n < (size_t)g->node_count * 2 + 16)
-		n *= 2;
-	m->keys = calloc(n, sizeof(*m->keys));
-	m->values = malloc(n * sizeof(*m->values));
-	m->mask = n - 1;
-	if (!m->keys || !m->values)
-		return false;
-	for (uint32_t i = 0; i < g->node_count; i++) {
-		if ((g->nodes[i].flags & only_flags) != only_flags || !g->nodes[i].address)
-			continue;
-		size_t at = hash_address(g->nodes[i].address, m->mask);
-		while (m->keys[at] && m->keys[at] != g->nodes[i].address)
-			at = (at + 1) & m->mask;
-		m->keys[at] = g->nodes[i].address;
-		m->values[at] = i;
-	}
-	return true;
-}
-
-static uint32_t map_get(const struct address_map *m, uint64_t address)
-{
-	for (size_t at = hash_address(address, m->mask); m->keys[at]; at = (at + 1) & m->mask)
-		if (m->keys[at] == address)
-			return m->values[at];
-	return UINT32_MAX;
-}
-
-static void map_free(struct address_map *m)
-{
-	free(m->keys);
-	free(m->values);
-}
-
 static const char *node_type(const struct ph_graph *g, uint32_t node)
 {
 	uint32_t t = g->nodes[node].type;
@@ -142,11 +96,7 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 				 struct ph_diff *d)
 {
 	memset(d, 0, sizeof(*d));
-	double pid_a = json_number(a->target, "pid"), pid_b = json_number(b->target, "pid");
-	double start_a = json_number(a->target, "start_ticks"), start_b = json_number(b->target, "start_ticks");
-	d->same_process = pid_a == pid_b && pid_a > 0 &&
-			  strcmp(json_string(a->target, "exe"), json_string(b->target, "exe")) == 0 &&
-			  (start_a <= 0 || start_b <= 0 || start_a == start_b);
+	d->same_process = ph_snapshot_same_process(a, b);
 	if (!d->same_process)
 		warn(d, "the snapshots come from different processes: only counts are compared");
 	if (strcmp(json_string(a->target, "python"), json_string(b->target, "python")) != 0)
@@ -198,9 +148,9 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 
 	/* survivors: tracked objects matched by address and type name */
 	if (a->has_graph && b->has_graph) {
-		struct address_map map;
-		if (!map_build(&map, &a->graph, PH_NODE_TRACKED)) {
-			map_free(&map);
+		struct ph_address_map map;
+		if (!ph_address_map_build(&map, &a->graph, PH_NODE_TRACKED)) {
+			ph_address_map_free(&map);
 			return &ph_error_out_of_memory;
 		}
 		d->survivors = true;
@@ -211,7 +161,7 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 			if (!(b->graph.nodes[i].flags & PH_NODE_TRACKED))
 				continue;
 			const char *type = node_type(&b->graph, i);
-			uint32_t old = map_get(&map, b->graph.nodes[i].address);
+			uint32_t old = ph_address_map_get(&map, b->graph.nodes[i].address);
 			bool survived = old != UINT32_MAX && strcmp(node_type(&a->graph, old), type) == 0;
 			if (survived)
 				continue;
@@ -226,16 +176,16 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 			if (lo < d->type_count && strcmp(d->types[lo].name, type) == 0)
 				d->types[lo].new_objects++;
 		}
-		map_free(&map);
+		ph_address_map_free(&map);
 		/* gone = before - survivors = before - (after - new) */
 		for (size_t i = 0; i < d->type_count; i++)
 			d->types[i].gone_objects =
 			    d->types[i].before - (d->types[i].after - d->types[i].new_objects);
 
 		/* containers present in both whose length grew */
-		struct address_map any;
-		if (!map_build(&any, &a->graph, 0)) {
-			map_free(&any);
+		struct ph_address_map any;
+		if (!ph_address_map_build(&any, &a->graph, 0)) {
+			ph_address_map_free(&any);
 			return &ph_error_out_of_memory;
 		}
 		size_t cap = 0;
@@ -246,7 +196,7 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 			uint64_t after = container_length(b, i);
 			if (!after)
 				continue;
-			uint32_t old = map_get(&any, n->address);
+			uint32_t old = ph_address_map_get(&any, n->address);
 			if (old == UINT32_MAX || strcmp(node_type(&a->graph, old), node_type(&b->graph, i)))
 				continue;
 			uint64_t before = container_length(a, old);
@@ -256,7 +206,7 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 				cap = cap ? cap * 2 : 256;
 				struct ph_container_growth *grown = realloc(d->containers, cap * sizeof(*grown));
 				if (!grown) {
-					map_free(&any);
+					ph_address_map_free(&any);
 					return &ph_error_out_of_memory;
 				}
 				d->containers = grown;
@@ -264,7 +214,7 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 			d->containers[d->container_count++] =
 			    (struct ph_container_growth){n->address, node_type(&b->graph, i), before, after, i};
 		}
-		map_free(&any);
+		ph_address_map_free(&any);
 		qsort(d->containers, d->container_count, sizeof(*d->containers), compare_growth);
 		if (d->container_count > max_containers)
 			d->container_count = max_containers;

@@ -9,8 +9,7 @@ int cmd_snap(int argc, char **argv);
 int cmd_chain(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_layout(int argc, char **argv);
-
-/* Prints "pyheap: <message>" to stderr and returns its exit code. */
-int ph_report_error(struct ph_error *err);
+int cmd_top(int argc, char **argv);
+int cmd_suspects(int argc, char **argv);
 
 #endif

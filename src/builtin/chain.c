@@ -10,6 +10,7 @@
 
 #include "builtin.h"
 #include "pyheap/chain.h"
+#include "pyheap/chain_json.h"
 #include "pyheap/json_writer.h"
 #include "pyheap/safe_text.h"
 #include "pyheap/snapshot.h"
@@ -49,50 +50,6 @@ static int compare_depth(const void *a, const void *b, void *paths_arg)
 	if (paths->depth[x] != paths->depth[y])
 		return paths->depth[x] < paths->depth[y] ? -1 : 1;
 	return x < y ? -1 : x > y;
-}
-
-static void json_chain(struct ph_json_writer *w, const struct ph_graph *g,
-		       const struct ph_paths *paths, uint32_t target)
-{
-	char text[600];
-	uint32_t *nodes = NULL;
-	uint64_t *edges = NULL;
-	int64_t hops = ph_chain_of(g, paths, target, &nodes, &edges);
-	ph_json_begin_object(w);
-	ph_json_key(w, "address");
-	ph_json_uint(w, g->nodes[target].address);
-	ph_json_key(w, "reachable");
-	ph_json_bool(w, hops >= 0);
-	if (hops >= 0) {
-		const struct ph_root *root = &g->roots[paths->root_of[nodes[0]]];
-		ph_json_key(w, "root");
-		ph_json_string(w, ph_root_kind_names[root->kind]);
-		ph_json_key(w, "hops");
-		ph_json_begin_array(w);
-		for (int64_t i = 0; i <= hops; i++) {
-			ph_json_begin_object(w);
-			ph_json_key(w, "node");
-			ph_describe_node(g, nodes[i], text, sizeof(text));
-			ph_json_string(w, text);
-			ph_json_key(w, "type");
-			ph_json_string(w, g->strings.items[g->nodes[nodes[i]].type]);
-			ph_json_key(w, "address");
-			ph_json_uint(w, g->nodes[nodes[i]].address);
-			if (i < hops) {
-				const struct ph_edge *e = &g->edges[edges[i]];
-				ph_json_key(w, "edge");
-				ph_describe_edge(g, e, text, sizeof(text));
-				ph_json_string(w, text);
-				ph_json_key(w, "edge_kind");
-				ph_json_string(w, ph_edge_kind_names[e->kind]);
-			}
-			ph_json_end_object(w);
-		}
-		ph_json_end_array(w);
-		free(nodes);
-		free(edges);
-	}
-	ph_json_end_object(w);
 }
 
 static void dot_escape(FILE *out, const char *s)
@@ -202,7 +159,7 @@ static int run_chain(const struct ph_graph *g, const struct chain_options *o)
 		ph_json_key(&w, "chains");
 		ph_json_begin_array(&w);
 		for (uint64_t i = 0; i < shown; i++)
-			json_chain(&w, g, &paths, targets[i]);
+			ph_chain_write_json(&w, g, &paths, targets[i]);
 		ph_json_end_array(&w);
 		ph_json_end_object(&w);
 		ph_json_finish(&w);
@@ -298,7 +255,7 @@ int cmd_chain(int argc, char **argv)
 		struct ph_snapshot *snap;
 		struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);
 		if (err)
-			return ph_report_error(err);
+			return ph_error_report(err);
 		int code = run_chain(&snap->graph, &o);
 		ph_snapshot_free(snap);
 		return code;
@@ -306,7 +263,7 @@ int cmd_chain(int argc, char **argv)
 	struct ph_loaded_snapshot loaded;
 	struct ph_error *err = ph_snapshot_load(argv[optind], &loaded);
 	if (err)
-		return ph_report_error(err);
+		return ph_error_report(err);
 	int code;
 	if (!loaded.has_graph) {
 		fprintf(stderr,

@@ -11,6 +11,7 @@
 #include "pyheap/diff.h"
 #include "pyheap/json_writer.h"
 #include "pyheap/safe_text.h"
+#include "pyheap/units.h"
 
 static const char diff_usage[] =
     "usage: pyheap diff [options] A.json B.json\n"
@@ -38,23 +39,6 @@ static int compare_rows(const void *x, const void *y)
 	if (da != db)
 		return da < db ? 1 : -1;
 	return strcmp(a->name, b->name);
-}
-
-/* 1.5 KiB, 12.0 MiB, with a sign when asked */
-static void human(char *buf, size_t size, int64_t bytes, bool sign)
-{
-	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)(bytes < 0 ? -bytes : bytes);
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	const char *s = bytes < 0 ? "-" : sign && bytes > 0 ? "+" : "";
-	if (u == 0)
-		snprintf(buf, size, "%s%" PRId64 " B", s, bytes < 0 ? -bytes : bytes);
-	else
-		snprintf(buf, size, "%s%.1f %s", s, v, units[u]);
 }
 
 static const char *describe_side(const struct ph_loaded_snapshot *s, char *buf, size_t size)
@@ -101,7 +85,7 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 			continue;
 		}
 		char size_text[32], name[64], safe_name[256];
-		human(size_text, sizeof(size_text), size_delta, true);
+		ph_format_bytes(size_text, sizeof(size_text), size_delta, true);
 		ph_safe_text(safe_name, sizeof(safe_name), r->name);
 		snprintf(name, sizeof(name), "%.50s%s", safe_name,
 			 r->before == 0 ? " (new)" : r->after == 0 ? " (gone)" : "");
@@ -117,9 +101,9 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 	if (!shown)
 		printf("(no type %s)\n", all ? "changed" : "grew");
 	char before[32], after[32], change[32];
-	human(before, sizeof(before), d->bytes_before, false);
-	human(after, sizeof(after), d->bytes_after, false);
-	human(change, sizeof(change), d->bytes_after - d->bytes_before, true);
+	ph_format_bytes(before, sizeof(before), d->bytes_before, false);
+	ph_format_bytes(after, sizeof(after), d->bytes_after, false);
+	ph_format_bytes(change, sizeof(change), d->bytes_after - d->bytes_before, true);
 	printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s   (%s -> %s)\n", "total",
 	       d->objects_before, d->objects_after, d->objects_after - d->objects_before, change,
 	       before, after);
@@ -395,28 +379,21 @@ int cmd_diff(int argc, char **argv)
 	struct ph_loaded_snapshot a, b;
 	struct ph_error *err = ph_snapshot_load_flags(path_a, PH_LOAD_NO_EDGES, &a);
 	if (err)
-		return ph_report_error(err);
+		return ph_error_report(err);
 	err = ph_snapshot_load_flags(path_b, PH_LOAD_NO_EDGES, &b);
 	if (err) {
 		ph_snapshot_unload(&a);
-		return ph_report_error(err);
+		return ph_error_report(err);
 	}
 	int code = PH_EXIT_OK;
-	const cJSON *time_a = cJSON_GetObjectItemCaseSensitive(a.capture, "time");
-	const cJSON *time_b = cJSON_GetObjectItemCaseSensitive(b.capture, "time");
-	const cJSON *pid_a = cJSON_GetObjectItemCaseSensitive(a.target, "pid");
-	const cJSON *pid_b = cJSON_GetObjectItemCaseSensitive(b.target, "pid");
-	if (cJSON_IsString(time_a) && cJSON_IsString(time_b) && cJSON_IsNumber(pid_a) &&
-	    cJSON_IsNumber(pid_b) && strcmp(time_a->valuestring, time_b->valuestring) == 0 &&
-	    pid_a->valueint == pid_b->valueint) {
-		fprintf(stderr, "pyheap diff: %s and %s are the same snapshot (pid %d at %s)\n", path_a,
-			path_b, pid_a->valueint, time_a->valuestring);
+	if (ph_snapshot_same_capture(&a, &b)) {
+		fprintf(stderr, "pyheap diff: %s and %s are the same snapshot\n", path_a, path_b);
 		code = PH_EXIT_USAGE;
 	} else {
 		struct ph_diff d;
 		err = ph_diff_compute(&a, &b, containers, &d);
 		if (err) {
-			code = ph_report_error(err);
+			code = ph_error_report(err);
 		} else {
 			qsort(d.types, d.type_count, sizeof(*d.types), compare_rows);
 			if (d.container_count) {
@@ -426,7 +403,7 @@ int cmd_diff(int argc, char **argv)
 					ph_diff_free(&d);
 					ph_snapshot_unload(&a);
 					ph_snapshot_unload(&b);
-					return ph_report_error(err);
+					return ph_error_report(err);
 				}
 			}
 			for (int i = 0; i < d.warning_count && json; i++)

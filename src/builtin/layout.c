@@ -56,14 +56,14 @@ int cmd_layout(int argc, char **argv)
 	struct ph_image *image;
 	struct ph_error *err = ph_image_open_file(argv[optind], &image);
 	if (err)
-		return ph_report_error(err);
+		return ph_error_report(err);
 	struct ph_layout *layout = NULL;
 	err = ph_image_load_dwarf(image);
 	if (!err)
 		err = ph_layout_resolve(image, &layout);
 	if (err) {
 		ph_image_free(image);
-		return ph_report_error(err);
+		return ph_error_report(err);
 	}
 	FILE *out = output ? fopen(output, "w") : stdout;
 	if (!out) {
@@ -77,5 +77,5 @@ int cmd_layout(int argc, char **argv)
 		err = ph_error_new(PH_EXIT_OUTPUT, "writing %s failed", output);
 	ph_layout_free(layout);
 	ph_image_free(image);
-	return err ? ph_report_error(err) : PH_EXIT_OK;
+	return err ? ph_error_report(err) : PH_EXIT_OK;
 }

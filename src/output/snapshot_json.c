@@ -209,6 +209,56 @@ static void write_exceptions(struct ph_json_writer *w, const struct ph_graph *g)
 	ph_json_end_array(w);
 }
 
+/* The Python heap in bytes. Without the graph only the tracked part is
+ * known: the rest is null, never a zero that would read as "none". */
+static void write_heap_bytes(struct ph_json_writer *w, const struct ph_snapshot *s)
+{
+	ph_json_key(w, "heap");
+	ph_json_begin_object(w);
+	uint64_t tracked_objects = 0, tracked_bytes = 0;
+	for (size_t i = 0; i < s->type_count; i++) {
+		tracked_objects += s->types[i].count;
+		tracked_bytes += s->types[i].size;
+	}
+	static const char *const keys[] = {"objects", "bytes", "tracked_objects", "tracked_bytes",
+					   "untracked_objects", "untracked_bytes"};
+	uint64_t values[] = {s->heap.objects,         s->heap.bytes,
+			     tracked_objects,         tracked_bytes,
+			     s->heap.untracked_objects, s->heap.untracked_bytes};
+	for (size_t k = 0; k < 6; k++) {
+		ph_json_key(w, keys[k]);
+		if (s->has_graph || k == 2 || k == 3)
+			ph_json_uint(w, values[k]);
+		else
+			ph_json_null(w);
+	}
+	ph_json_end_object(w);
+}
+
+/* Objects that are not on the GC lists, per type: str, bytes, int... */
+static void write_untracked(struct ph_json_writer *w, const struct ph_snapshot *s)
+{
+	const struct ph_graph *g = &s->graph;
+	ph_json_key(w, "untracked");
+	ph_json_begin_array(w);
+	bool pretty = w->pretty;
+	for (size_t i = 0; i < s->heap.untracked_type_count; i++) {
+		const struct ph_type_bytes *row = &s->heap.untracked[i];
+		w->pretty = pretty;
+		ph_json_begin_object(w);
+		w->pretty = false;
+		ph_json_key(w, "name");
+		ph_json_string(w, row->type < g->strings.count ? g->strings.items[row->type] : "?");
+		ph_json_key(w, "count");
+		ph_json_uint(w, row->count);
+		ph_json_key(w, "size");
+		ph_json_uint(w, row->size);
+		ph_json_end_object(w);
+	}
+	w->pretty = pretty;
+	ph_json_end_array(w);
+}
+
 bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 {
 	struct ph_json_writer w;
@@ -280,6 +330,12 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 		ph_json_uint(&w, s->gc_list_objects[i]);
 	}
 	ph_json_end_object(&w);
+	ph_json_key(&w, "rss_bytes");
+	if (s->rss_bytes)
+		ph_json_uint(&w, s->rss_bytes);
+	else
+		ph_json_null(&w);
+	write_heap_bytes(&w, s);
 	ph_json_end_object(&w);
 
 	ph_json_key(&w, "types");
@@ -310,6 +366,7 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	w.pretty = pretty;
 	ph_json_end_array(&w);
 	if (s->has_graph) {
+		write_untracked(&w, s);
 		write_exceptions(&w, &s->graph);
 		write_graph(&w, s);
 	}

@@ -120,7 +120,24 @@ struct attempt_result {
 	struct ph_walk_report report;
 	double pause_ms;
 	unsigned threads;
+	uint64_t rss_bytes;
 };
+
+/* VmRSS of /proc/PID/status, in bytes; 0 if it cannot be read. */
+static uint64_t process_rss_bytes(pid_t pid)
+{
+	char path[64], *text = NULL;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	struct ph_error *err = ph_read_whole_file(path, &text, NULL);
+	if (err) {
+		ph_error_free(err);
+		return 0;
+	}
+	const char *line = strstr(text, "\nVmRSS:");
+	uint64_t kib = line ? strtoull(line + 7, NULL, 10) : 0;
+	free(text);
+	return kib * 1024;
+}
 
 /* Without DWARF, a layout file named after the build-id in
  * $PYHEAP_LAYOUT_DIR will do. Keeps the original error otherwise. */
@@ -283,6 +300,7 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 	}
 	uint64_t stop_ns = ph_now_ns();
 	result->threads = (unsigned)ph_attach_thread_count(stopped);
+	result->rss_bytes = process_rss_bytes(pid);
 
 	struct ph_memory_map map = {NULL, 0};
 	struct ph_memory_reader *live = NULL, *copy = NULL;
@@ -534,7 +552,10 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	snap->objects = result.report.objects;
 	for (unsigned i = 0; i < layout->gc_list_count; i++)
 		snap->gc_list_objects[i] = result.report.per_list[i];
+	snap->rss_bytes = result.rss_bytes;
 	err = aggregate_types(&types, snap);
+	if (!err && snap->has_graph)
+		err = ph_heap_bytes_compute(&snap->graph, &snap->heap);
 out:
 	ph_type_table_free(&types);
 	ph_layout_free(layout);
@@ -557,6 +578,7 @@ void ph_snapshot_free(struct ph_snapshot *snap)
 	for (size_t i = 0; i < snap->type_count; i++)
 		free(snap->types[i].name);
 	free(snap->types);
+	ph_heap_bytes_free(&snap->heap);
 	ph_graph_free(&snap->graph);
 	free(snap);
 }
