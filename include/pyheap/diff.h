@@ -8,8 +8,13 @@
 
 struct ph_type_delta {
 	const char *name; /* borrowed from the snapshots */
+	/* objects on the GC lists: what gc.get_objects() (and objgraph) count */
 	int64_t before, after;
-	int64_t size_before, size_after;
+	int64_t size_before, size_after; /* their sys.getsizeof bytes */
+	/* objects of the type that are not on the GC lists (str, int, untracked
+	 * tuples...), from the graphs; 0 when untracked_known is false */
+	int64_t untracked_before, untracked_after;
+	int64_t untracked_size_before, untracked_size_after;
 	int64_t new_objects, gone_objects; /* -1 when survivors were not computed */
 };
 
@@ -31,7 +36,10 @@ struct ph_diff {
 	size_t type_count;
 	bool same_process;
 	bool survivors; /* new/gone computed */
-	int64_t objects_before, objects_after, bytes_before, bytes_after;
+	int64_t objects_before, objects_after, bytes_before, bytes_after; /* tracked */
+	bool untracked_known; /* both snapshots have graphs */
+	int64_t untracked_objects_before, untracked_objects_after;
+	int64_t untracked_bytes_before, untracked_bytes_after;
 	struct ph_exception_growth *exceptions;
 	size_t exception_count;
 	struct ph_container_growth *containers;

@@ -33,6 +33,9 @@ struct ph_dominators {
 	 * child_start[node_count + 1]). Built by ph_dominators_children. */
 	uint32_t *child_start;
 	uint32_t *children;
+	/* the most bytes the computation held at once beyond the graph (its
+	 * arrays; measured, for the benchmark's bytes-per-node figure) */
+	uint64_t peak_bytes;
 };
 
 /* Semi-NCA (Georgiadis, Tarjan and Werneck's "Finding Dominators in

@@ -36,6 +36,7 @@ enum ph_node_flags {
 	PH_NODE_TRUNCATED = 16,  /* its referents could not all be read */
 	PH_NODE_CONSERVATIVE = 32, /* some referents found by scanning its memory */
 	PH_NODE_EXCEPTION = 64,  /* an exception object (BaseException or a subclass) */
+	PH_NODE_SIZE_INEXACT = 128, /* size follows object.__sizeof__: the type's own is not modelled */
 };
 
 enum ph_root_kind {

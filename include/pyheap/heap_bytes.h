@@ -14,6 +14,7 @@
 struct ph_type_bytes {
 	uint32_t type; /* string index of the type name in the graph */
 	uint64_t count, size;
+	bool size_inexact; /* some of its sizes are not sys.getsizeof's */
 };
 
 struct ph_heap_bytes {

@@ -31,6 +31,12 @@ enum ph_ref_family {
 	PH_REF_CLASSMETHOD, /* classmethod / staticmethod: cm_callable, cm_dict */
 	PH_REF_PROPERTY,
 	PH_REF_INSTANCE, /* an instance of a Python class: slots, __dict__, type, then its C base */
+	/* C subclasses of dict, list, tuple (defaultdict, OrderedDict, struct
+	 * sequences such as sys.float_info): the base's items, then a scan of
+	 * the fields the subclass adds */
+	PH_REF_DICT_SUBTYPE,
+	PH_REF_LIST_SUBTYPE,
+	PH_REF_TUPLE_SUBTYPE,
 	PH_REF_FAMILY_COUNT,
 };
 

@@ -41,6 +41,10 @@ struct ph_error *ph_retainers_of_type(const struct ph_graph *g, struct ph_domina
 				      const char *type, size_t limit, struct ph_retainer **out,
 				      size_t *count);
 
+/* The object at address, alone (count 0 if no reachable node has it). */
+struct ph_error *ph_retainers_at(const struct ph_graph *g, struct ph_dominators *d, uint64_t address,
+				 struct ph_retainer **out, size_t *count);
+
 /* Where node's bytes accumulate: from node, the biggest child while it
  * keeps at least 70% of its parent (Eclipse MAT's big drop ratio),
  * stopping at the head of a linked structure. */

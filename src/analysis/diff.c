@@ -23,6 +23,7 @@ static double json_number(const cJSON *object, const char *key)
 struct named {
 	const char *name;
 	int64_t count, size;
+	int64_t untracked, untracked_size;
 	int side; /* 0 = A, 1 = B */
 };
 
@@ -52,9 +53,49 @@ static struct ph_error *collect_types(const cJSON *types, int side, struct named
 				return &ph_error_out_of_memory;
 			*list = grown;
 		}
-		(*list)[(*count)++] = (struct named){name->valuestring, (int64_t)n, (int64_t)size, side};
+		(*list)[(*count)++] = (struct named){name->valuestring, (int64_t)n, (int64_t)size, 0, 0, side};
 	}
 	return NULL;
+}
+
+/* The untracked nodes of a graph, one entry per type name. */
+static struct ph_error *collect_untracked(const struct ph_graph *g, int side, struct named **list,
+					  size_t *count, size_t *capacity)
+{
+	size_t strings = g->strings.count ? g->strings.count : 1;
+	int64_t *objects = calloc(strings, sizeof(*objects));
+	int64_t *bytes = calloc(strings, sizeof(*bytes));
+	if (!objects || !bytes) {
+		free(objects);
+		free(bytes);
+		return &ph_error_out_of_memory;
+	}
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		const struct ph_node *n = &g->nodes[i];
+		if ((n->flags & (PH_NODE_TRACKED | PH_NODE_PSEUDO)) || n->type >= g->strings.count)
+			continue;
+		objects[n->type]++;
+		bytes[n->type] += (int64_t)n->size;
+	}
+	struct ph_error *err = NULL;
+	for (uint32_t s = 0; s < g->strings.count && !err; s++) {
+		if (!objects[s])
+			continue;
+		if (*count == *capacity) {
+			size_t grown_capacity = *capacity ? *capacity * 2 : 1024;
+			struct named *grown = realloc(*list, grown_capacity * sizeof(*grown));
+			if (!grown) {
+				err = &ph_error_out_of_memory;
+				break;
+			}
+			*list = grown;
+			*capacity = grown_capacity;
+		}
+		(*list)[(*count)++] = (struct named){g->strings.items[s], 0, 0, objects[s], bytes[s], side};
+	}
+	free(objects);
+	free(bytes);
+	return err;
 }
 
 static const char *node_type(const struct ph_graph *g, uint32_t node)
@@ -107,11 +148,17 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 	struct ph_error *err = collect_types(a->types, 0, &list, &count, &capacity);
 	if (!err)
 		err = collect_types(b->types, 1, &list, &count, &capacity);
+	d->untracked_known = a->has_graph && b->has_graph;
+	if (!err && d->untracked_known)
+		err = collect_untracked(&a->graph, 0, &list, &count, &capacity);
+	if (!err && d->untracked_known)
+		err = collect_untracked(&b->graph, 1, &list, &count, &capacity);
 	if (err) {
 		free(list);
 		return err;
 	}
-	qsort(list, count, sizeof(*list), compare_named);
+	if (count)
+		qsort(list, count, sizeof(*list), compare_named);
 	d->types = calloc(count ? count : 1, sizeof(*d->types));
 	if (!d->types) {
 		free(list);
@@ -130,9 +177,13 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 		if (list[i].side == 0) {
 			row->before += list[i].count;
 			row->size_before += list[i].size;
+			row->untracked_before += list[i].untracked;
+			row->untracked_size_before += list[i].untracked_size;
 		} else {
 			row->after += list[i].count;
 			row->size_after += list[i].size;
+			row->untracked_after += list[i].untracked;
+			row->untracked_size_after += list[i].untracked_size;
 		}
 	}
 	free(list);
@@ -141,6 +192,10 @@ struct ph_error *ph_diff_compute(const struct ph_loaded_snapshot *a,
 		d->objects_after += d->types[i].after;
 		d->bytes_before += d->types[i].size_before;
 		d->bytes_after += d->types[i].size_after;
+		d->untracked_objects_before += d->types[i].untracked_before;
+		d->untracked_objects_after += d->types[i].untracked_after;
+		d->untracked_bytes_before += d->types[i].untracked_size_before;
+		d->untracked_bytes_after += d->types[i].untracked_size_after;
 	}
 
 	if (!d->same_process)

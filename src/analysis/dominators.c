@@ -14,6 +14,7 @@ struct numbering {
 	uint32_t *vertex; /* DFS number -> node (vertex[0] unused: the virtual root) */
 	uint32_t *parent; /* DFS number -> DFS number of its DFS tree parent */
 	uint32_t reached; /* nodes numbered */
+	uint64_t peak_bytes;
 };
 
 static bool is_root(const struct ph_graph *g, uint32_t node)
@@ -40,6 +41,7 @@ static struct ph_error *number_nodes(const struct ph_graph *g, struct numbering 
 	}
 	n->reached = 0;
 	n->parent[0] = 0;
+	n->peak_bytes = ((uint64_t)count + 1) * (4 * sizeof(uint32_t) + sizeof(uint64_t));
 	for (uint32_t r = 0; r < g->root_count; r++) {
 		uint32_t root = g->roots[r].node;
 		if (root >= count || n->number[root])
@@ -228,11 +230,24 @@ struct ph_error *ph_dominators_compute(const struct ph_graph *g, struct ph_domin
 	if (count >= PH_DOM_VIRTUAL_ROOT)
 		return ph_error_new(PH_EXIT_INTERNAL, "too many nodes for the dominator tree");
 	out->node_count = count;
-	struct numbering n = {NULL, NULL, NULL, 0};
+	struct numbering n = {NULL, NULL, NULL, 0, 0};
 	uint32_t *pred_start = NULL, *pred_from = NULL;
 	struct ph_error *err = number_nodes(g, &n);
+	uint64_t numbering_bytes = 3 * ((uint64_t)count + 1) * sizeof(uint32_t);
+	uint64_t peak = n.peak_bytes;
 	if (!err)
 		err = predecessors(g, &n, &pred_start, &pred_from);
+	if (!err) {
+		/* rows, semi, ancestor, label: all alive during semi_nca */
+		uint64_t rows = ((uint64_t)n.reached + 2) * sizeof(uint32_t) +
+				(uint64_t)pred_start[n.reached + 1] * sizeof(uint32_t);
+		uint64_t semi = 3 * ((uint64_t)n.reached + 1) * sizeof(uint32_t);
+		if (numbering_bytes + rows + semi > peak)
+			peak = numbering_bytes + rows + semi;
+		uint64_t kept = ((uint64_t)count + 1) * (2 * sizeof(uint32_t) + sizeof(uint64_t));
+		if (numbering_bytes + kept > peak)
+			peak = numbering_bytes + kept;
+	}
 	if (!err) {
 		/* parent becomes idom, by DFS number */
 		err = semi_nca(&n, pred_start, pred_from, n.parent);
@@ -281,6 +296,8 @@ struct ph_error *ph_dominators_compute(const struct ph_graph *g, struct ph_domin
 	free(n.parent);
 	if (err)
 		ph_dominators_free(out);
+	else
+		out->peak_bytes = peak;
 	return err;
 }
 

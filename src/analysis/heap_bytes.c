@@ -33,13 +33,16 @@ struct ph_error *ph_heap_bytes_compute(const struct ph_graph *g, struct ph_heap_
 			if (n->type < g->strings.count) {
 				per_type[n->type].count++;
 				per_type[n->type].size += n->size;
+				if (n->flags & PH_NODE_SIZE_INEXACT)
+					per_type[n->type].size_inexact = true;
 			}
 		}
 	}
 	size_t used = 0;
 	for (uint32_t s = 0; s < g->strings.count; s++)
 		if (per_type[s].count)
-			per_type[used++] = (struct ph_type_bytes){s, per_type[s].count, per_type[s].size};
+			per_type[used++] = (struct ph_type_bytes){s, per_type[s].count, per_type[s].size,
+								  per_type[s].size_inexact};
 	qsort(per_type, used, sizeof(*per_type), compare_size);
 	out->untracked = per_type;
 	out->untracked_type_count = used;

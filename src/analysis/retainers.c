@@ -252,7 +252,8 @@ struct ph_error *ph_retainers_top(const struct ph_graph *g, struct ph_dominators
 			goto oom;
 	}
 	free(heap.items);
-	qsort(*out, *count, sizeof(**out), compare_retained);
+	if (*count)
+		qsort(*out, *count, sizeof(**out), compare_retained);
 	return NULL;
 oom:
 	free(heap.items);
@@ -300,6 +301,27 @@ oom:
 	return &ph_error_out_of_memory;
 }
 
+struct ph_error *ph_retainers_at(const struct ph_graph *g, struct ph_dominators *d, uint64_t address,
+				 struct ph_retainer **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		if (g->nodes[i].address != address || (g->nodes[i].flags & PH_NODE_PSEUDO) ||
+		    d->idom[i] == PH_DOM_UNREACHABLE)
+			continue;
+		*out = malloc(sizeof(**out));
+		if (!*out)
+			return &ph_error_out_of_memory;
+		uint64_t linked = 0;
+		uint32_t accumulation = ph_accumulation_point(g, d, i, &linked);
+		**out = (struct ph_retainer){i, accumulation, linked, d->retained[i], d->retained_objects[i]};
+		*count = 1;
+		return NULL;
+	}
+	return NULL;
+}
+
 static int compare_type_bytes(const void *x, const void *y)
 {
 	const struct ph_type_bytes *a = x, *b = y;
@@ -342,7 +364,7 @@ struct ph_error *ph_retained_by_type(const struct ph_graph *g, const struct ph_d
 	size_t used = 0;
 	for (uint32_t s = 0; s < g->strings.count; s++)
 		if (rows[s].count)
-			rows[used++] = (struct ph_type_bytes){s, rows[s].count, rows[s].size};
+			rows[used++] = (struct ph_type_bytes){s, rows[s].count, rows[s].size, false};
 	qsort(rows, used, sizeof(*rows), compare_type_bytes);
 	*rows_out = rows;
 	*count_out = used;

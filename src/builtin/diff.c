@@ -31,11 +31,23 @@ static const char diff_usage[] =
 enum sort_key { SORT_COUNT, SORT_SIZE };
 static enum sort_key sort_by;
 
+/* Every object of the type, on the GC lists or not (the untracked part is
+ * 0 when a snapshot has no graph). */
+static int64_t all_count_delta(const struct ph_type_delta *r)
+{
+	return (r->after - r->before) + (r->untracked_after - r->untracked_before);
+}
+
+static int64_t all_size_delta(const struct ph_type_delta *r)
+{
+	return (r->size_after - r->size_before) + (r->untracked_size_after - r->untracked_size_before);
+}
+
 static int compare_rows(const void *x, const void *y)
 {
 	const struct ph_type_delta *a = x, *b = y;
-	int64_t da = sort_by == SORT_SIZE ? a->size_after - a->size_before : a->after - a->before;
-	int64_t db = sort_by == SORT_SIZE ? b->size_after - b->size_before : b->after - b->before;
+	int64_t da = sort_by == SORT_SIZE ? all_size_delta(a) : all_count_delta(a);
+	int64_t db = sort_by == SORT_SIZE ? all_size_delta(b) : all_count_delta(b);
 	if (da != db)
 		return da < db ? 1 : -1;
 	return strcmp(a->name, b->name);
@@ -67,7 +79,8 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 	       d->same_process ? ", the same process" : "");
 	for (int i = 0; i < d->warning_count; i++)
 		printf("warning: %s\n", d->warnings[i]);
-	printf("\n%-44s %10s %10s %10s %12s", "type", "A", "B", "change", "size change");
+	printf("\n%-44s %10s %10s %10s %12s %10s", "type", "A", "B", "change", "size change",
+	       "untracked");
 	if (d->survivors)
 		printf(" %9s %9s", "new", "gone");
 	printf("\n");
@@ -75,22 +88,27 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 	for (size_t i = 0; i < d->type_count; i++) {
 		const struct ph_type_delta *r = &d->types[i];
 		int64_t delta = r->after - r->before;
-		int64_t size_delta = r->size_after - r->size_before;
-		bool changed = delta != 0 || size_delta != 0;
-		bool wanted = all ? changed : (sort_by == SORT_SIZE ? size_delta > 0 : delta > 0);
+		int64_t size_delta = all_size_delta(r);
+		int64_t untracked_delta = r->untracked_after - r->untracked_before;
+		bool changed = delta != 0 || size_delta != 0 || untracked_delta != 0;
+		bool wanted = all ? changed
+				  : (sort_by == SORT_SIZE ? size_delta > 0 : all_count_delta(r) > 0);
 		if (!wanted)
 			continue;
 		if (limit && shown >= limit) {
 			hidden++;
 			continue;
 		}
-		char size_text[32], name[64], safe_name[256];
+		char size_text[32], name[64], safe_name[256], untracked[32] = "?";
 		ph_format_bytes(size_text, sizeof(size_text), size_delta, true);
 		ph_safe_text(safe_name, sizeof(safe_name), r->name);
-		snprintf(name, sizeof(name), "%.50s%s", safe_name,
-			 r->before == 0 ? " (new)" : r->after == 0 ? " (gone)" : "");
-		printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s", name, r->before, r->after,
-		       delta, size_text);
+		bool gone = r->after == 0 && r->untracked_after == 0;
+		bool fresh = r->before == 0 && r->untracked_before == 0;
+		snprintf(name, sizeof(name), "%.50s%s", safe_name, fresh ? " (new)" : gone ? " (gone)" : "");
+		if (d->untracked_known)
+			snprintf(untracked, sizeof(untracked), "%+" PRId64, untracked_delta);
+		printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s %10s", name, r->before, r->after,
+		       delta, size_text, untracked);
 		if (d->survivors)
 			printf(" %9" PRId64 " %9" PRId64, r->new_objects, r->gone_objects);
 		printf("\n");
@@ -100,13 +118,26 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 		printf("... %zu more (--limit 0 shows all)\n", hidden);
 	if (!shown)
 		printf("(no type %s)\n", all ? "changed" : "grew");
-	char before[32], after[32], change[32];
-	ph_format_bytes(before, sizeof(before), d->bytes_before, false);
-	ph_format_bytes(after, sizeof(after), d->bytes_after, false);
-	ph_format_bytes(change, sizeof(change), d->bytes_after - d->bytes_before, true);
-	printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s   (%s -> %s)\n", "total",
+	char before[32], after[32], change[32], untracked[32] = "?";
+	int64_t all_before = d->bytes_before + d->untracked_bytes_before;
+	int64_t all_after = d->bytes_after + d->untracked_bytes_after;
+	ph_format_bytes(before, sizeof(before), all_before, false);
+	ph_format_bytes(after, sizeof(after), all_after, false);
+	ph_format_bytes(change, sizeof(change), all_after - all_before, true);
+	if (d->untracked_known)
+		snprintf(untracked, sizeof(untracked), "%+" PRId64,
+			 d->untracked_objects_after - d->untracked_objects_before);
+	printf("%-44s %10" PRId64 " %10" PRId64 " %+10" PRId64 " %12s %10s   (%s -> %s)\n", "total",
 	       d->objects_before, d->objects_after, d->objects_after - d->objects_before, change,
-	       before, after);
+	       untracked, before, after);
+	if (d->untracked_known)
+		printf("\nA, B, change: objects on the GC lists (what gc.get_objects() and objgraph count).\n"
+		       "size change: sys.getsizeof of every object of the type, on the GC lists or not.\n"
+		       "untracked: objects that are not on the GC lists (str, int, bytes, ...).\n");
+	else
+		printf("\nA, B, change: objects on the GC lists (what gc.get_objects() and objgraph count).\n"
+		       "untracked objects (str, int, bytes, ...) are not known: a snapshot was taken with\n"
+		       "--no-graph, so size change counts the objects on the GC lists only.\n");
 
 	if (d->exception_count) {
 		printf("\nExceptions whose traceback grew (a re-raised exception keeps every frame):\n");
@@ -176,7 +207,9 @@ static void print_json(const struct ph_diff *d, const struct ph_loaded_snapshot 
 	ph_json_begin_array(&w);
 	for (size_t i = 0; i < d->type_count; i++) {
 		const struct ph_type_delta *r = &d->types[i];
-		if (r->after == r->before && r->size_after == r->size_before)
+		if (r->after == r->before && r->size_after == r->size_before &&
+		    r->untracked_after == r->untracked_before &&
+		    r->untracked_size_after == r->untracked_size_before)
 			continue;
 		ph_json_begin_object(&w);
 		ph_json_key(&w, "name");
@@ -188,11 +221,33 @@ static void print_json(const struct ph_diff *d, const struct ph_loaded_snapshot 
 		ph_json_key(&w, "delta");
 		ph_json_int(&w, r->after - r->before);
 		ph_json_key(&w, "size_before");
-		ph_json_int(&w, r->size_before);
+		ph_json_int(&w, r->size_before + r->untracked_size_before);
 		ph_json_key(&w, "size_after");
-		ph_json_int(&w, r->size_after);
+		ph_json_int(&w, r->size_after + r->untracked_size_after);
 		ph_json_key(&w, "size_delta");
+		ph_json_int(&w, all_size_delta(r));
+		ph_json_key(&w, "tracked_size_before");
+		ph_json_int(&w, r->size_before);
+		ph_json_key(&w, "tracked_size_after");
+		ph_json_int(&w, r->size_after);
+		ph_json_key(&w, "tracked_size_delta");
 		ph_json_int(&w, r->size_after - r->size_before);
+		static const char *const untracked_keys[] = {"untracked_before", "untracked_after",
+							     "untracked_delta", "untracked_size_before",
+							     "untracked_size_after", "untracked_size_delta"};
+		int64_t untracked_values[] = {r->untracked_before,
+					      r->untracked_after,
+					      r->untracked_after - r->untracked_before,
+					      r->untracked_size_before,
+					      r->untracked_size_after,
+					      r->untracked_size_after - r->untracked_size_before};
+		for (size_t k = 0; k < 6; k++) {
+			ph_json_key(&w, untracked_keys[k]);
+			if (d->untracked_known)
+				ph_json_int(&w, untracked_values[k]);
+			else
+				ph_json_null(&w);
+		}
 		if (d->survivors) {
 			ph_json_key(&w, "new");
 			ph_json_int(&w, r->new_objects);
@@ -209,9 +264,25 @@ static void print_json(const struct ph_diff *d, const struct ph_loaded_snapshot 
 	ph_json_key(&w, "after");
 	ph_json_int(&w, d->objects_after);
 	ph_json_key(&w, "size_before");
-	ph_json_int(&w, d->bytes_before);
+	ph_json_int(&w, d->bytes_before + d->untracked_bytes_before);
 	ph_json_key(&w, "size_after");
+	ph_json_int(&w, d->bytes_after + d->untracked_bytes_after);
+	ph_json_key(&w, "tracked_size_before");
+	ph_json_int(&w, d->bytes_before);
+	ph_json_key(&w, "tracked_size_after");
 	ph_json_int(&w, d->bytes_after);
+	ph_json_key(&w, "untracked_known");
+	ph_json_bool(&w, d->untracked_known);
+	ph_json_key(&w, "untracked_before");
+	if (d->untracked_known)
+		ph_json_int(&w, d->untracked_objects_before);
+	else
+		ph_json_null(&w);
+	ph_json_key(&w, "untracked_after");
+	if (d->untracked_known)
+		ph_json_int(&w, d->untracked_objects_after);
+	else
+		ph_json_null(&w);
 	ph_json_end_object(&w);
 	ph_json_key(&w, "exceptions");
 	ph_json_begin_array(&w);

@@ -8,7 +8,9 @@ struct ph_error *ph_heap_model_load(const char *path, struct ph_heap_model *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->path = path;
+	uint64_t start_ns = ph_now_ns();
 	struct ph_error *err = ph_snapshot_load(path, &out->snapshot);
+	out->load_ms = (double)(ph_now_ns() - start_ns) / 1e6;
 	if (err)
 		return err;
 	if (!out->snapshot.has_graph) {
@@ -22,9 +24,11 @@ struct ph_error *ph_heap_model_load(const char *path, struct ph_heap_model *out)
 	if (cJSON_IsNumber(rss))
 		ph_double_to_u64(rss->valuedouble, UINT64_MAX >> 1, &out->rss_bytes);
 	const struct ph_graph *g = &out->snapshot.graph;
+	start_ns = ph_now_ns();
 	err = ph_dominators_compute(g, &out->dominators);
 	if (!err)
 		err = ph_dominators_children(&out->dominators);
+	out->dominators_ms = (double)(ph_now_ns() - start_ns) / 1e6;
 	if (!err && !ph_paths_compute(g, &out->paths))
 		err = ph_error_new(PH_EXIT_INTERNAL, "out of memory computing chains for %s", path);
 	if (!err)

@@ -16,6 +16,7 @@ struct ph_heap_model {
 	struct ph_paths paths;
 	struct ph_heap_bytes heap;
 	uint64_t rss_bytes; /* 0 when the snapshot does not say */
+	double load_ms, dominators_ms; /* reading the file; the dominator tree */
 };
 
 /* PH_EXIT_BAD_INPUT for a snapshot without a graph (naming --no-graph). */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util.h"
 #include "builtin.h"
 #include "heap_model.h"
 #include "pyheap/retainers_output.h"
@@ -20,15 +21,19 @@ static const char top_usage[] =
     "\n"
     "  -n, --limit N      at most N holders (default 10)\n"
     "  -t, --type NAME    the objects of one type with the largest retained size\n"
+    "  -a, --address ADDR what one object (hex address, as id() gives it) retains\n"
     "      --json         machine-readable output\n"
+    "      --timings      where the time went, and the dominator tree's memory, on stderr\n"
     "  -h, --help         this text\n";
 
 static struct ph_error *print_text(const struct ph_heap_view *v, const struct ph_retainer *items,
-				   size_t count, const char *type)
+				   size_t count, const char *type, bool one_object)
 {
 	ph_heap_summary_text(stdout, v);
 	printf("\n");
-	if (type) {
+	if (one_object) {
+		printf("What this object keeps alive:\n\n");
+	} else if (type) {
 		printf("Objects of type ");
 		ph_fputs_safe(type, stdout);
 		printf(" with the largest retained size:\n\n");
@@ -79,16 +84,27 @@ int cmd_top(int argc, char **argv)
 	static const struct option long_options[] = {
 	    {"limit", required_argument, NULL, 'n'}, {"type", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'J'},        {"help", no_argument, NULL, 'h'},
+	    {"address", required_argument, NULL, 'a'}, {"timings", no_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
+	uint64_t address = 0;
+	bool have_address = false;
 	unsigned long limit = 10;
 	const char *type = NULL;
-	bool json = false;
+	bool json = false, timings = false;
 	int c;
 	char *end;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:t:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:a:h", long_options, NULL)) != -1) {
 		switch (c) {
+		case 'a':
+			address = strtoull(optarg, &end, 16);
+			if (*end || !*optarg || !address) {
+				fprintf(stderr, "pyheap top: '%s' is not a hex address\n", optarg);
+				return PH_EXIT_USAGE;
+			}
+			have_address = true;
+			break;
 		case 'n':
 			limit = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || limit == 0 || limit > 1000000) {
@@ -101,6 +117,9 @@ int cmd_top(int argc, char **argv)
 			break;
 		case 'J':
 			json = true;
+			break;
+		case 'T':
+			timings = true;
 			break;
 		case 'h':
 			fputs(top_usage, stdout);
@@ -122,18 +141,37 @@ int cmd_top(int argc, char **argv)
 				    model.rss_bytes};
 	struct ph_retainer *items = NULL;
 	size_t count = 0;
-	if (type)
+	uint64_t analysis_ns = ph_now_ns();
+	if (have_address)
+		err = ph_retainers_at(view.graph, &model.dominators, address, &items, &count);
+	else if (type)
 		err = ph_retainers_of_type(view.graph, &model.dominators, type, limit, &items, &count);
 	else
 		err = ph_retainers_top(view.graph, &model.dominators, limit, 1, &items, &count);
 	int code = PH_EXIT_OK;
-	if (!err && type && count == 0) {
+	if (!err && have_address && count == 0) {
+		fprintf(stderr, "pyheap top: no object at 0x%llx reachable from a root in %s\n",
+			(unsigned long long)address, argv[optind]);
+		code = PH_EXIT_NO_MATCH;
+	} else if (!err && type && count == 0) {
 		fprintf(stderr, "pyheap top: no object of type '");
 		ph_fputs_safe(type, stderr);
 		fprintf(stderr, "' reachable from a root in %s\n", argv[optind]);
 		code = PH_EXIT_NO_MATCH;
 	} else if (!err) {
-		err = json ? print_json(&view, items, count, type) : print_text(&view, items, count, type);
+		err = json ? print_json(&view, items, count, type)
+			   : print_text(&view, items, count, type, have_address);
+	}
+	if (timings) {
+		uint32_t nodes = model.snapshot.graph.node_count;
+		fprintf(stderr,
+			"pyheap: timings: load %.1f ms, dominators %.1f ms (%u nodes, %llu edges; peak %llu "
+			"bytes beyond the graph, %.1f per node), holders and output %.1f ms\n",
+			model.load_ms, model.dominators_ms, nodes,
+			(unsigned long long)model.snapshot.graph.edge_count,
+			(unsigned long long)model.dominators.peak_bytes,
+			nodes ? (double)model.dominators.peak_bytes / nodes : 0.0,
+			(double)(ph_now_ns() - analysis_ns) / 1e6);
 	}
 	free(items);
 	ph_heap_model_free(&model);

@@ -30,7 +30,9 @@
 	X(co_nlocals) X(co_stacksize) X(co_cellvars) X(co_freevars) X(co_nlocalsplus)       \
 	X(co_framesize) X(odict_fast_nodes_size) X(odict_first) X(odict_node_size)          \
 	X(deque_leftindex) X(deque_block_size) X(deque_block_len) X(buffered_buffer)        \
-	X(buffered_buffer_size) X(bytesio_buf)
+	X(buffered_buffer_size) X(bytesio_buf) X(co_extra) X(co_code_adaptive) X(co_cell2arg)      \
+	X(co_code) X(co_opcache) X(co_opcache_size) X(co_opcache_size_bytes)                 \
+	X(opcache_entry_size)
 
 #define PH_SIZEOF_BOOL_FIELDS(X) X(iframe_code_tagged)
 

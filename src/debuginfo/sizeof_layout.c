@@ -44,6 +44,20 @@ struct ph_error *ph_sizeof_layout_resolve(struct ph_type_index *index,
 	l->co_nlocalsplus = ph_type_index_offset(index, "PyCodeObject", "co_nlocalsplus");
 	l->co_framesize = ph_type_index_offset(index, "PyCodeObject", "co_framesize");
 
+	l->co_extra = ph_type_index_offset(index, "PyCodeObject", "co_extra");
+	l->co_code_adaptive = ph_type_index_offset(index, "PyCodeObject", "co_code_adaptive");
+	l->co_cell2arg = ph_type_index_offset(index, "PyCodeObject", "co_cell2arg");
+	l->co_code = ph_type_index_offset(index, "PyCodeObject", "co_code");
+	l->co_opcache = ph_type_index_offset(index, "PyCodeObject", "co_opcache");
+	l->co_opcache_size = ph_type_index_offset(index, "PyCodeObject", "co_opcache_size");
+	l->co_opcache_size_bytes = PH_ABSENT;
+	Dwarf_Die code;
+	struct ph_member opcache_size;
+	if (ph_type_index_lookup(index, "PyCodeObject", &code) &&
+	    ph_dwarf_member(&code, "co_opcache_size", &opcache_size))
+		ph_dwarf_size(&opcache_size.type, &l->co_opcache_size_bytes);
+	l->opcache_entry_size = ph_type_index_size(index, "_PyOpcache");
+
 	l->odict_fast_nodes_size = ph_type_index_offset(index, "_odictobject", "od_fast_nodes_size");
 	l->odict_first = ph_type_index_offset(index, "_odictobject", "od_first");
 	l->odict_node_size = ph_type_index_size(index, "_odictnode");

@@ -13,7 +13,7 @@
 	"PyListObject", "PySetObject", "setentry", "PyByteArrayObject", "_longobject",        \
 	    "PyFrameObject", "_PyInterpreterFrame", "PyGenObject", "PyCodeObject",           \
 	    "_odictobject", "_odictnode", "dequeobject", "block", "buffered", "bytesio",     \
-	    "PyBytesObject"
+	    "PyBytesObject", "_PyOpcache"
 
 struct ph_sizeof_layout {
 	uint64_t list_allocated;
@@ -41,6 +41,10 @@ struct ph_sizeof_layout {
 	uint64_t co_nlocals, co_stacksize, co_cellvars, co_freevars; /* <= 3.10 */
 	uint64_t co_nlocalsplus;  /* 3.11 */
 	uint64_t co_framesize;    /* 3.12+ */
+	/* code.__sizeof__: co_extra (all), co_code_adaptive (3.11+: a
+	 * variable-size object), co_cell2arg and the opcache (<= 3.10) */
+	uint64_t co_extra, co_code_adaptive, co_cell2arg, co_code;
+	uint64_t co_opcache, co_opcache_size, co_opcache_size_bytes, opcache_entry_size;
 
 	/* collections */
 	uint64_t odict_fast_nodes_size, odict_first, odict_node_size;

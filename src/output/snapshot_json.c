@@ -30,7 +30,8 @@ static void write_graph(struct ph_json_writer *w, const struct ph_snapshot *s)
 	static const char *const edge_fields[] = {"to", "kind", "label"};
 	static const char *const root_fields[] = {"node", "kind", "name"};
 	static const char *const flag_names[] = {"tracked",   "root",         "reachable", "pseudo",
-						 "truncated", "conservative", "exception"};
+						 "truncated", "conservative", "exception",
+						 "size_inexact"};
 	ph_json_key(w, "graph");
 	ph_json_begin_object(w);
 	string_array(w, "node_fields", node_fields, 6);
@@ -38,7 +39,7 @@ static void write_graph(struct ph_json_writer *w, const struct ph_snapshot *s)
 	string_array(w, "root_fields", root_fields, 3);
 	string_array(w, "edge_kinds", ph_edge_kind_names, PH_EDGE_KIND_COUNT);
 	string_array(w, "root_kinds", ph_root_kind_names, PH_ROOT_KIND_COUNT);
-	string_array(w, "node_flags", flag_names, 7);
+	string_array(w, "node_flags", flag_names, 8);
 	ph_json_key(w, "node_count");
 	ph_json_uint(w, g->node_count);
 	ph_json_key(w, "edge_count");
@@ -253,6 +254,10 @@ static void write_untracked(struct ph_json_writer *w, const struct ph_snapshot *
 		ph_json_uint(w, row->count);
 		ph_json_key(w, "size");
 		ph_json_uint(w, row->size);
+		if (row->size_inexact) {
+			ph_json_key(w, "size_exact");
+			ph_json_bool(w, false);
+		}
 		ph_json_end_object(w);
 	}
 	w->pretty = pretty;

@@ -15,6 +15,7 @@ static const char *const family_symbols[PH_SIZE_FAMILY_COUNT] = {
     [PH_SIZE_INT] = "PyLong_Type",
     [PH_SIZE_STR] = "PyUnicode_Type",
     [PH_SIZE_TYPE] = "PyType_Type",
+    [PH_SIZE_CODE] = "PyCode_Type",
     [PH_SIZE_FRAME] = "PyFrame_Type",
     [PH_SIZE_GENERATOR] = "PyGen_Type",
     [PH_SIZE_COROUTINE] = "PyCoro_Type",
@@ -41,6 +42,7 @@ static const struct {
     {"_pickle.Pickler", PH_SIZE_UNMODELLED},
     {"_pickle.Unpickler", PH_SIZE_UNMODELLED},
     {"_struct.Struct", PH_SIZE_UNMODELLED},
+    {"StgDict", PH_SIZE_UNMODELLED},
     {"Struct", PH_SIZE_UNMODELLED},
     {"xml.etree.ElementTree.Element", PH_SIZE_UNMODELLED},
     {"mmap.mmap", PH_SIZE_UNMODELLED},
@@ -135,6 +137,7 @@ void ph_sizeof_classify(const struct ph_target *t, struct ph_type_entry *entry)
 	entry->size_family = PH_SIZE_DEFAULT;
 	entry->size_exact = true;
 	uint64_t type = entry->address;
+	bool c_subclass = false; /* a C type sits between this one and its family's */
 	for (int depth = 0; type && depth < 64; depth++) {
 		int family = -1;
 		for (int f = 0; f < PH_SIZE_FAMILY_COUNT && family < 0; f++)
@@ -148,8 +151,14 @@ void ph_sizeof_classify(const struct ph_target *t, struct ph_type_entry *entry)
 		if (family >= 0) {
 			entry->size_family = family;
 			entry->size_exact = family_resolved(t, (enum ph_size_family)family);
+			/* C metatypes (ctypes' PyCSimpleType...) add their own parts to
+			 * a type's __sizeof__ on some versions */
+			if (family == PH_SIZE_TYPE && c_subclass)
+				entry->size_exact = false;
 			return;
 		}
+		if (!(flags & PH_TPFLAGS_HEAPTYPE))
+			c_subclass = true;
 		/* A class overriding __sizeof__: only the target could run it. */
 		if ((flags & PH_TPFLAGS_HEAPTYPE) && ph_read_u64(t, type + t->layout->tp_dict, &dict) &&
 		    dict && ph_dict_get_str(t, dict, "__sizeof__", &ignored)) {
@@ -378,6 +387,40 @@ static uint64_t int_sizeof(const struct ph_target *t, uint64_t obj,
 	return s->long_digits + 4 * digits;
 }
 
+/* code.__sizeof__: from 3.11 a variable-size object (rounded up to a
+ * pointer, as _PyObject_VAR_SIZE does); before, the struct, the cell to
+ * argument map and the opcache; always the co_extra block when set. */
+static uint64_t code_sizeof(const struct ph_target *t, uint64_t obj, const struct ph_type_entry *type,
+			    uint64_t size)
+{
+	const struct ph_sizeof_layout *s = t->layout->sizes;
+	uint64_t word = t->layout->pointer_size;
+	uint64_t pointer;
+	if (s->co_code_adaptive != PH_ABSENT) {
+		size = (size + word - 1) / word * word;
+	} else {
+		size = type->basicsize;
+		int64_t cells;
+		if (s->co_cell2arg != PH_ABSENT && ph_read_u64(t, obj + s->co_cell2arg, &pointer) &&
+		    pointer && ph_read_u64(t, obj + s->co_cellvars, &pointer) && pointer &&
+		    ph_read_i64(t, pointer + t->layout->ob_size, &cells) && cells > 0)
+			size += (uint64_t)cells * word;
+		uint64_t cache_size = 0;
+		int64_t code_bytes;
+		if (s->co_opcache != PH_ABSENT && s->co_opcache_size_bytes <= 8 &&
+		    ph_read_u64(t, obj + s->co_opcache, &pointer) && pointer &&
+		    ph_read(t, obj + s->co_opcache_size, &cache_size, s->co_opcache_size_bytes) &&
+		    ph_read_u64(t, obj + s->co_code, &pointer) && pointer &&
+		    ph_read_i64(t, pointer + t->layout->ob_size, &code_bytes) && code_bytes > 0)
+			size += (uint64_t)code_bytes / 2 + cache_size * s->opcache_entry_size;
+	}
+	int64_t extras;
+	if (s->co_extra != PH_ABSENT && ph_read_u64(t, obj + s->co_extra, &pointer) && pointer &&
+	    ph_read_i64(t, pointer, &extras) && extras > 0 && extras < (1 << 20))
+		size += 2 * word + (uint64_t)(extras - 1) * word;
+	return size;
+}
+
 static uint64_t type_sizeof(const struct ph_target *t, uint64_t obj)
 {
 	const struct ph_layout *l = t->layout;
@@ -439,6 +482,9 @@ uint64_t ph_sizeof_object(const struct ph_target *t, uint64_t obj, const struct 
 		break;
 	case PH_SIZE_TYPE:
 		size = type_sizeof(t, obj);
+		break;
+	case PH_SIZE_CODE:
+		size = code_sizeof(t, obj, type, size);
 		break;
 	case PH_SIZE_FRAME:
 		size = frame_sizeof(t, obj, size);

@@ -28,6 +28,7 @@ enum ph_size_family {
 	PH_SIZE_DEQUE,
 	PH_SIZE_BUFFERED,
 	PH_SIZE_BYTESIO,
+	PH_SIZE_CODE,
 	PH_SIZE_UNMODELLED, /* has its own __sizeof__ we do not reproduce */
 	PH_SIZE_FAMILY_COUNT,
 };

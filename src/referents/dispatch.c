@@ -78,6 +78,12 @@ static enum ph_ref_family family_of_c_type(const struct ph_target *t, uint64_t t
 		return PH_REF_TYPE;
 	if (flags & PH_TPFLAGS_BASE_EXC_SUBCLASS)
 		return PH_REF_EXCEPTION; /* C subclasses: BaseException's fields + a scan of the rest */
+	if (flags & PH_TPFLAGS_DICT_SUBCLASS)
+		return PH_REF_DICT_SUBTYPE;
+	if (flags & PH_TPFLAGS_LIST_SUBCLASS)
+		return PH_REF_LIST_SUBTYPE;
+	if (flags & PH_TPFLAGS_TUPLE_SUBCLASS)
+		return PH_REF_TUPLE_SUBTYPE;
 	if (!(flags & PH_TPFLAGS_HAVE_GC))
 		return PH_REF_NONE;
 	return PH_REF_CONSERVATIVE;

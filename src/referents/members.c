@@ -101,6 +101,36 @@ void ph_walk_conservative(struct ph_referent_visitor *v, uint64_t obj, uint64_t 
 	}
 }
 
+/* A C subclass of dict, list or tuple: what its base's traverse visits,
+ * the type when it is a heap type (3.9+), and a scan of the fields the
+ * subclass adds after the base's struct (defaultdict's default_factory,
+ * OrderedDict's instance dict). A tuple's items are its tail: nothing is
+ * added after them. */
+static void walk_c_subtype(struct ph_referent_visitor *v, uint64_t obj,
+			   const struct ph_type_entry *type, int family)
+{
+	const struct ph_target *t = v->t;
+	const struct ph_layout *l = t->layout;
+	if (family == PH_REF_DICT_SUBTYPE)
+		ph_walk_dict(v, obj);
+	else
+		ph_walk_sequence(v, obj, family == PH_REF_LIST_SUBTYPE);
+	if (!type)
+		return;
+	uint64_t c_type = type->python_class ? type->solid_base : type->address;
+	uint64_t flags = 0, basicsize = 0;
+	if (!c_type || !ph_read_type_flags(t, c_type, &flags) ||
+	    !ph_read_u64(t, c_type + l->tp_basicsize, &basicsize))
+		return;
+	if (!type->python_class && (flags & PH_TPFLAGS_HEAPTYPE) && t->version_minor >= 9)
+		emit(v, c_type, PH_EDGE_TYPE, 0, NULL);
+	uint64_t base_end = family == PH_REF_DICT_SUBTYPE ? l->dict_size
+			    : family == PH_REF_LIST_SUBTYPE ? l->list_items + 2 * l->pointer_size
+							    : basicsize;
+	if (base_end != PH_ABSENT && basicsize > base_end)
+		ph_walk_conservative(v, obj, base_end, basicsize);
+}
+
 void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type,
 		    int family)
 {
@@ -188,6 +218,11 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 				emit(v, type->address, PH_EDGE_TYPE, 0, NULL);
 			ph_walk_conservative(v, obj, 16, type->basicsize);
 		}
+		return;
+	case PH_REF_DICT_SUBTYPE:
+	case PH_REF_LIST_SUBTYPE:
+	case PH_REF_TUPLE_SUBTYPE:
+		walk_c_subtype(v, obj, type, family);
 		return;
 	case PH_REF_FAMILY_COUNT:
 		return;

@@ -144,11 +144,30 @@ static uint32_t on_label(struct ph_referent_visitor *v, uint64_t source, int sty
 	return label;
 }
 
+/* For the conservative scan of a C object pyheap does not model: a word
+ * is a reference when it points at a known node, or at an object that
+ * can rightly be off the GC lists: one of a type the collector never
+ * tracks (str, int, bytes...), a dict or tuple (which it untracks), or a
+ * static type. Anything else that looks like an object but is not on the
+ * lists is not one (a C struct that happens to start like an object, a
+ * freed block): such words are not references, and not invalid either. */
 static bool is_known(struct ph_referent_visitor *v, uint64_t address)
 {
 	struct ph_graph_builder *b = v->ctx;
-	uint32_t node = ph_graph_find(b->graph, address);
-	return node != UINT32_MAX && (b->graph->nodes[node].flags & PH_NODE_TRACKED);
+	const struct ph_target *t = b->t;
+	if (ph_graph_find(b->graph, address) != UINT32_MAX)
+		return true;
+	uint64_t type_address, own_flags;
+	if (!address || (address & 7) || !ph_read_ob_type(t, address, &type_address))
+		return false;
+	const struct ph_type_entry *type = ph_type_table_get(b->types, t, type_address);
+	if (!type)
+		return false;
+	if (!(type->flags & PH_TPFLAGS_HAVE_GC) || type_address == t->dict_type ||
+	    type_address == t->ref_types[PH_REF_TUPLE])
+		return true;
+	return (type->flags & PH_TPFLAGS_TYPE_SUBCLASS) && ph_read_type_flags(t, address, &own_flags) &&
+	       !(own_flags & PH_TPFLAGS_HEAPTYPE);
 }
 
 static void record_traceback(struct ph_graph_builder *b, uint32_t node, const char *function,
@@ -319,6 +338,8 @@ bool ph_graph_build(struct ph_graph_builder *b)
 		struct ph_type_entry type = *entry;
 		node->type = type.name_string;
 		node->size = ph_sizeof_object(b->t, node->address, &type);
+		if (!type.size_exact)
+			node->flags |= PH_NODE_SIZE_INEXACT;
 		describe(b, i, &type);
 		v.truncated = false;
 		v.conservative = false;
