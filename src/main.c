@@ -39,7 +39,9 @@ static const char main_usage[] =
     "  11  writing the output failed\n"
     "  12  an input file is not a valid pyheap file\n"
     "  13  nothing matched (chain, top: no object of that type or address)\n"
-    "  14  suspects: leak suspects were found\n";
+    "  14  suspects: leak suspects were found\n"
+    "  15  the snapshot would not fit pyheap's memory budget (half of MemAvailable,\n"
+    "      or PYHEAP_MEMORY_BUDGET_MB); the target was released\n";
 
 int main(int argc, char **argv)
 {

@@ -23,6 +23,7 @@ enum ph_exit {
 	PH_EXIT_BAD_INPUT = 12,    /* an input file is not what it should be */
 	PH_EXIT_NO_MATCH = 13,     /* a query matched nothing */
 	PH_EXIT_SUSPECTS = 14,     /* suspects: leak suspects were found (like diff(1)'s 1) */
+	PH_EXIT_MEMORY_BUDGET = 15, /* the snapshot would not fit pyheap's memory budget */
 };
 
 struct ph_error {

@@ -62,29 +62,59 @@ static inline struct ph_error *ph_memory_read(struct ph_memory_reader *reader, u
  * system call is unavailable. Never writes. */
 struct ph_error *ph_process_reader_new(pid_t pid, struct ph_memory_reader **out);
 
-/* A copy of every readable and writable mapping of a stopped process,
- * made in bulk (a few system calls per mapping), so the target can run
- * again while the copy is walked. Reads outside the copied mappings (the
- * read-only file mappings: code, constant strings) go to `live`, which
- * is safe because those do not change. Fails with PH_EXIT_INTERNAL when
- * the writable memory exceeds budget bytes; the caller then walks while
- * the target is stopped instead. */
-struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map, uint64_t budget,
-				    struct ph_memory_reader *live, struct ph_memory_reader **out,
-				    uint64_t *copied);
-/* Buffers for a copy, allocated and paged in before the target is stopped
- * (page faults on fresh memory would otherwise dominate the pause). A
- * mapping that still has the same bounds at the stop reuses its buffer. */
-struct ph_copy_buffers;
-struct ph_copy_buffers *ph_copy_buffers_prepare(const struct ph_memory_map *map, uint64_t budget);
-void ph_copy_buffers_free(struct ph_copy_buffers *buffers);
-/* ph_copy_reader_new with buffers from ph_copy_buffers_prepare (taken over). */
-struct ph_error *ph_copy_reader_new_prepared(pid_t pid, const struct ph_memory_map *map,
-					     uint64_t budget, struct ph_copy_buffers *buffers,
-					     struct ph_memory_reader *live,
-					     struct ph_memory_reader **out, uint64_t *copied);
-/* Writable memory of the map, in bytes (what a copy would take). */
+/* A set of page addresses (4 KiB aligned). Adding is cheap; call
+ * ph_page_set_normalize (sort, drop duplicates) before a lookup. */
+struct ph_page_set {
+	uint64_t *pages;
+	size_t count, capacity;
+};
+bool ph_page_set_add(struct ph_page_set *set, uint64_t page);
+bool ph_page_set_add_all(struct ph_page_set *set, const struct ph_page_set *more);
+void ph_page_set_normalize(struct ph_page_set *set);
+/* How many pages of the (normalized) set lie in [start, end). */
+size_t ph_page_set_count_in(const struct ph_page_set *set, uint64_t start, uint64_t end);
+void ph_page_set_free(struct ph_page_set *set);
+
+#define PH_PAGE_SIZE 4096ull
+
+/* [start, end), page aligned. */
+struct ph_address_range {
+	uint64_t start, end;
+};
+
+/* Whether a copy of the target holds this mapping: readable and writable
+ * (anything that can change while the target runs), and not device or
+ * kernel-provided memory. */
+bool ph_memory_region_copyable(const struct ph_memory_region *region);
+/* Bytes of the copyable mappings of the map (what a whole copy takes). */
 uint64_t ph_memory_map_writable(const struct ph_memory_map *map);
+
+/* A copy of chosen ranges of a stopped process's memory, made in bulk (a
+ * few process_vm_readv calls of up to 1024 pieces), so the target can run
+ * again while the copy is walked.
+ *
+ * Reads inside the ranges are served from the copy. Reads of copyable
+ * memory outside them (skipped: payload nobody expected to need) fail and
+ * are recorded as missed pages, so the caller can stop again and copy them
+ * too; they are never read from the running process, which has moved on.
+ * Reads outside copyable memory (read-only file mappings: code, constant
+ * strings, which do not change) go to `live`. */
+struct ph_copy_buffers;
+/* One buffer of `bytes`, in huge pages, paged in now, before the stop
+ * (page faults on fresh memory would otherwise dominate the pause). NULL
+ * when it does not fit the memory budget. */
+struct ph_copy_buffers *ph_copy_buffers_prepare(uint64_t bytes);
+void ph_copy_buffers_free(struct ph_copy_buffers *buffers);
+/* ranges: sorted, disjoint, page aligned, each inside one copyable region
+ * of map. buffers (may be NULL) is taken over; what it cannot hold is
+ * allocated here. */
+struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map,
+				    const struct ph_address_range *ranges, size_t range_count,
+				    struct ph_copy_buffers *buffers, struct ph_memory_reader *live,
+				    struct ph_memory_reader **out, uint64_t *copied);
+/* Pages reads wanted from skipped memory so far (normalized); owned by
+ * the reader. */
+const struct ph_page_set *ph_copy_reader_missed(struct ph_memory_reader *copy_reader);
 
 /* A cache of fixed-size blocks in front of a reader, clipped to the memory
  * map so a block never straddles into an unmapped page. The heap walk does
@@ -101,6 +131,10 @@ bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_
 /* Reads a NUL-terminated string of at most max-1 bytes; false if none. */
 bool ph_cache_read_cstring(struct ph_block_cache *cache, uint64_t addr, char *buf, size_t max);
 uint64_t ph_cache_bytes_copied(const struct ph_block_cache *cache);
+/* From now on, remember which pages reads asked for (not whole blocks). */
+void ph_cache_record_pages(struct ph_block_cache *cache);
+/* The pages asked for since ph_cache_record_pages, added to out. */
+bool ph_cache_recorded_pages(const struct ph_block_cache *cache, struct ph_page_set *out);
 /* The first error the backing reader reported other than an unmapped
  * address (e.g. the target vanished), or NULL. Owned by the cache. */
 const struct ph_error *ph_cache_fatal_error(const struct ph_block_cache *cache);

@@ -12,7 +12,30 @@
 #include "pyheap/heap_bytes.h"
 #include "pyheap/layout.h"
 
+/* How the heap is read (README, "Safety"):
+ * copy    - all of the target's writable memory is copied while it is
+ *           stopped; the copy is walked once it runs again. The pause grows
+ *           with the bytes copied.
+ * sparse  - the same, less long runs of pages a walk of the running target
+ *           did not ask for (the bodies of big str, bytes, arrays); a walk
+ *           that asks for one stops the target again to copy it too. The
+ *           pause grows with the objects, not with their payload.
+ * stopped - the walk reads the target while it is stopped, no copy: the
+ *           least memory, the longest pause.
+ * auto    - copy for heaps of objects, sparse for heaps of payload, stopped
+ *           when a copy would not fit the memory budget. */
+enum ph_capture_policy {
+	PH_POLICY_AUTO = 0,
+	PH_POLICY_COPY,
+	PH_POLICY_SPARSE,
+	PH_POLICY_STOPPED,
+};
+const char *ph_capture_policy_name(enum ph_capture_policy policy);
+/* false for an unknown name */
+bool ph_capture_policy_parse(const char *name, enum ph_capture_policy *out);
+
 struct ph_snapshot_options {
+	enum ph_capture_policy policy; /* PH_POLICY_AUTO unless forced */
 	unsigned timeout_ms;  /* longest time the target may stay stopped */
 	unsigned max_attempts; /* stops tried while a collection is running */
 	bool progress;        /* progress lines on stderr */
@@ -59,9 +82,16 @@ struct ph_snapshot {
 	uint64_t invalid_referents;
 	bool redacted;
 	bool walked_copy;   /* the target ran again while pyheap walked a copy */
-	/* milliseconds spent: finding the interpreter and its layouts, paging
+	enum ph_capture_policy policy; /* how the heap was read (never auto) */
+	char policy_reason[256];       /* why */
+	uint64_t bytes_skipped;        /* sparse: writable bytes left out of the copy */
+	unsigned sparse_misses;        /* sparse: stops repeated for pages left out */
+	uint64_t memory_budget;        /* pyheap's own memory limit, bytes */
+	uint64_t memory_peak;          /* most of it held at once (large buffers) */
+	/* milliseconds spent: finding the interpreter and its layouts, choosing
+	 * the policy (and the walk of the running target for sparse), paging
 	 * in the copy buffers, stopped (copying, or walking), walking */
-	double setup_ms, prepare_ms, stopped_ms, walk_ms;
+	double setup_ms, choose_ms, prepare_ms, stopped_ms, walk_ms;
 	bool complete;      /* false: a partial view, see problem */
 	char problem[256];  /* what could not be read, when incomplete */
 	unsigned broken_lists;

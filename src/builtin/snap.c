@@ -33,6 +33,8 @@ static const char snap_usage[] =
     "      --debuginfo FILE  the interpreter's DWARF, tried before any other source\n"
     "      --layout FILE   struct layouts from a layout file (pyheap layout), for a\n"
     "                      stripped interpreter with the same build-id\n"
+    "      --policy P      how the heap is read: auto (default), copy, sparse or\n"
+    "                      stopped (README, Safety); also PYHEAP_POLICY\n"
     "      --timings       where the time went, on stderr\n"
     "      --redact        no string contents in the snapshot: dict keys and\n"
     "                      exception messages become their length and a hash\n"
@@ -82,13 +84,20 @@ int cmd_snap(int argc, char **argv)
 	    {"attempts", required_argument, NULL, 'a'}, {"quiet", no_argument, NULL, 'q'},
 	    {"no-graph", no_argument, NULL, 'G'},      {"redact", no_argument, NULL, 'R'},
 	    {"debuginfo", required_argument, NULL, 'D'}, {"layout", required_argument, NULL, 'L'},
-	    {"timings", no_argument, NULL, 'T'},
+	    {"timings", no_argument, NULL, 'T'},       {"policy", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
 	unsigned long timeout_s = 30, attempts = 50;
 	bool quiet = false, graph = true, redact = false, timings = false;
 	const char *layout_file = NULL;
+	enum ph_capture_policy policy = PH_POLICY_AUTO;
+	const char *policy_env = getenv("PYHEAP_POLICY");
+	if (policy_env && *policy_env && !ph_capture_policy_parse(policy_env, &policy)) {
+		fprintf(stderr, "pyheap snap: PYHEAP_POLICY wants auto, copy, sparse or stopped, not '%s'\n",
+			policy_env);
+		return PH_EXIT_USAGE;
+	}
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:t:qh", long_options, NULL)) != -1) {
@@ -126,6 +135,13 @@ int cmd_snap(int argc, char **argv)
 			break;
 		case 'T':
 			timings = true;
+			break;
+		case 'P':
+			if (!ph_capture_policy_parse(optarg, &policy)) {
+				fprintf(stderr, "pyheap snap: --policy wants auto, copy, sparse or stopped, not "
+						"'%s'\n", optarg);
+				return PH_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			fputs(snap_usage, stdout);
@@ -184,6 +200,7 @@ int cmd_snap(int argc, char **argv)
 	    .graph = graph,
 	    .redact = redact,
 	    .layout_file = layout_file,
+	    .policy = policy,
 	};
 	struct ph_snapshot *snap;
 	struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);
@@ -201,11 +218,15 @@ int cmd_snap(int argc, char **argv)
 		written = false;
 	if (timings)
 		fprintf(stderr,
-			"pyheap: timings: setup %.1f ms, prepare copy %.1f ms, stopped %.1f ms (%s), "
-			"walk %.1f ms, write %.1f ms\n",
-			snap->setup_ms, snap->prepare_ms, snap->stopped_ms,
+			"pyheap: timings: setup %.1f ms, choose %.1f ms, prepare copy %.1f ms, stopped "
+			"%.1f ms (%s), walk %.1f ms, write %.1f ms; policy %s (%s), %llu bytes copied, "
+			"%llu skipped, memory peak %.1f MiB of a %.1f MiB budget\n",
+			snap->setup_ms, snap->choose_ms, snap->prepare_ms, snap->stopped_ms,
 			snap->walked_copy ? "copying" : "walking", snap->walk_ms,
-			(double)(ph_now_ns() - write_ns) / 1e6);
+			(double)(ph_now_ns() - write_ns) / 1e6, ph_capture_policy_name(snap->policy),
+			snap->policy_reason, (unsigned long long)snap->bytes_copied,
+			(unsigned long long)snap->bytes_skipped, (double)snap->memory_peak / (1 << 20),
+			(double)snap->memory_budget / (1 << 20));
 	if (written && temp_path[0] && rename(temp_path, output) != 0)
 		written = false;
 	if (!written) {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pyheap/big_alloc.h"
+
 const char *const ph_edge_kind_names[PH_EDGE_KIND_COUNT] = {
     "attribute", "item", "dict_key", "dict_value", "set_item",
     "local",     "type", "conservative", "slot",
@@ -23,11 +25,11 @@ void ph_graph_free(struct ph_graph *g)
 		free(g->strings.items[i]);
 	free(g->strings.items);
 	free(g->strings.slots);
-	free(g->nodes);
-	free(g->edges);
-	free(g->edge_start);
+	ph_big_free(g->nodes);
+	ph_big_free(g->edges);
+	ph_big_free(g->edge_start);
 	free(g->roots);
-	free(g->index_slots);
+	ph_big_free(g->index_slots);
 	free(g->tracebacks);
 	memset(g, 0, sizeof(*g));
 }
@@ -56,7 +58,7 @@ uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address)
 static bool grow_index(struct ph_graph *g)
 {
 	size_t count = g->index_slot_count ? g->index_slot_count * 2 : 1 << 16;
-	struct ph_index_slot *slots = calloc(count, sizeof(*slots));
+	struct ph_index_slot *slots = ph_big_alloc(count * sizeof(*slots));
 	if (!slots)
 		return false;
 	for (uint32_t i = 0; i < g->node_count; i++) {
@@ -66,7 +68,7 @@ static bool grow_index(struct ph_graph *g)
 			at = (at + 1) & (count - 1);
 		slots[at] = (struct ph_index_slot){i + 1, (uint32_t)(h >> 32)};
 	}
-	free(g->index_slots);
+	ph_big_free(g->index_slots);
 	g->index_slots = slots;
 	g->index_slot_count = count;
 	return true;
@@ -78,7 +80,7 @@ uint32_t ph_graph_add_node(struct ph_graph *g, uint64_t address, uint32_t flags)
 		return UINT32_MAX;
 	if (g->node_count == g->node_capacity) {
 		uint32_t capacity = g->node_capacity ? g->node_capacity * 2 : 1 << 14;
-		struct ph_node *grown = realloc(g->nodes, (size_t)capacity * sizeof(*grown));
+		struct ph_node *grown = ph_big_realloc(g->nodes, (size_t)capacity * sizeof(*grown));
 		if (!grown)
 			return UINT32_MAX;
 		g->nodes = grown;
@@ -106,7 +108,7 @@ bool ph_graph_add_edge(struct ph_graph *g, uint32_t to, enum ph_edge_kind kind, 
 {
 	if (g->edge_count == g->edge_capacity) {
 		uint64_t capacity = g->edge_capacity ? g->edge_capacity * 2 : 1 << 16;
-		struct ph_edge *grown = realloc(g->edges, capacity * sizeof(*grown));
+		struct ph_edge *grown = ph_big_realloc(g->edges, capacity * sizeof(*grown));
 		if (!grown)
 			return false;
 		g->edges = grown;
@@ -118,8 +120,8 @@ bool ph_graph_add_edge(struct ph_graph *g, uint32_t to, enum ph_edge_kind kind, 
 
 bool ph_graph_finish_edges(struct ph_graph *g)
 {
-	free(g->edge_start);
-	g->edge_start = malloc(((size_t)g->node_count + 1) * sizeof(*g->edge_start));
+	ph_big_free(g->edge_start);
+	g->edge_start = ph_big_alloc(((size_t)g->node_count + 1) * sizeof(*g->edge_start));
 	if (!g->edge_start)
 		return false;
 	for (uint32_t i = 0; i < g->node_count; i++)
@@ -130,7 +132,7 @@ bool ph_graph_finish_edges(struct ph_graph *g)
 
 bool ph_graph_mark_reachable(struct ph_graph *g)
 {
-	uint32_t *queue = malloc(((size_t)g->node_count + 1) * sizeof(*queue));
+	uint32_t *queue = ph_big_alloc(((size_t)g->node_count + 1) * sizeof(*queue));
 	if (!queue)
 		return false;
 	size_t head = 0, tail = 0;
@@ -151,7 +153,7 @@ bool ph_graph_mark_reachable(struct ph_graph *g)
 			}
 		}
 	}
-	free(queue);
+	ph_big_free(queue);
 	return true;
 }
 

@@ -5,6 +5,8 @@
  * heap costs a few thousand allocations, not millions. */
 #include "pyheap/memory.h"
 
+#include "pyheap/big_alloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ struct cached_block {
 	uint64_t base;       /* aligned block address; 0 = empty slot */
 	uint64_t loaded;     /* bit i: page i was looked at */
 	uint64_t valid;      /* bit i: page i holds target bytes */
+	uint64_t asked;      /* bit i: a read asked for page i (when recording) */
 	unsigned char *data; /* block_size bytes, indexed from base */
 };
 
@@ -30,6 +33,7 @@ struct ph_block_cache {
 	size_t slab_count, slab_capacity;
 	size_t slab_used; /* blocks used in the newest slab */
 	struct cached_block *last; /* most recent hit: the walk is local */
+	bool recording;            /* keep `asked` up to date */
 	uint64_t bytes_copied;
 	struct ph_error *fatal;
 	/* testing only (PYHEAP_TEST_CORRUPT=seed:flips-per-MiB): flip random
@@ -71,7 +75,7 @@ struct ph_error *ph_block_cache_new(struct ph_memory_reader *backing,
 			cache->corrupt_per_mib = rate;
 		}
 	}
-	cache->slots = calloc(cache->slot_count, sizeof(*cache->slots));
+	cache->slots = ph_big_alloc(cache->slot_count * sizeof(*cache->slots));
 	if (!cache->slots) {
 		free(cache);
 		return &ph_error_out_of_memory;
@@ -85,9 +89,9 @@ void ph_block_cache_free(struct ph_block_cache *cache)
 	if (!cache)
 		return;
 	for (size_t i = 0; i < cache->slab_count; i++)
-		free(cache->slabs[i]);
+		ph_big_free(cache->slabs[i]);
 	free(cache->slabs);
-	free(cache->slots);
+	ph_big_free(cache->slots);
 	ph_error_free(cache->fatal);
 	free(cache);
 }
@@ -103,7 +107,7 @@ static unsigned char *allocate_block_body(struct ph_block_cache *cache)
 			cache->slabs = grown;
 			cache->slab_capacity = capacity;
 		}
-		unsigned char *slab = malloc(cache->block_size * BLOCKS_PER_SLAB);
+		unsigned char *slab = ph_big_alloc(cache->block_size * BLOCKS_PER_SLAB);
 		if (!slab)
 			return NULL;
 		cache->slabs[cache->slab_count++] = slab;
@@ -115,7 +119,7 @@ static unsigned char *allocate_block_body(struct ph_block_cache *cache)
 static int grow_table(struct ph_block_cache *cache)
 {
 	size_t count = cache->slot_count * 2;
-	struct cached_block *slots = calloc(count, sizeof(*slots));
+	struct cached_block *slots = ph_big_alloc(count * sizeof(*slots));
 	if (!slots)
 		return -1;
 	for (size_t i = 0; i < cache->slot_count; i++) {
@@ -127,7 +131,7 @@ static int grow_table(struct ph_block_cache *cache)
 			at = (at + 1) & (count - 1);
 		slots[at] = *old;
 	}
-	free(cache->slots);
+	ph_big_free(cache->slots);
 	cache->slots = slots;
 	cache->slot_count = count;
 	cache->last = NULL;
@@ -167,6 +171,7 @@ static struct cached_block *get_block(struct ph_block_cache *cache, uint64_t add
 	slot->base = base;
 	slot->loaded = 0;
 	slot->valid = 0;
+	slot->asked = 0;
 	slot->data = data;
 	cache->used++;
 	cache->last = slot;
@@ -198,7 +203,9 @@ static void corrupt_bytes(struct ph_block_cache *cache, unsigned char *data, siz
 }
 
 /* Copies the part of the mapping holding page `page` that falls inside
- * the block, in one read, and marks those pages. */
+ * the block, in one read, and marks those pages. A read that stops short
+ * (a page the backing reader lacks) goes on page by page, so each page's
+ * validity is its own. */
 static void load_page(struct ph_block_cache *cache, struct cached_block *block, uint64_t page)
 {
 	uint64_t addr = block->base + (page << PAGE_SHIFT);
@@ -212,20 +219,27 @@ static void load_page(struct ph_block_cache *cache, struct cached_block *block, 
 	uint64_t hi = region->end < end ? region->end : end;
 	uint64_t first = (lo - block->base) >> PAGE_SHIFT;
 	uint64_t count = (hi - lo + (1u << PAGE_SHIFT) - 1) >> PAGE_SHIFT;
-	size_t done = 0;
-	struct ph_error *err =
-	    ph_memory_read(cache->backing, lo, block->data + (lo - block->base), hi - lo, &done);
-	if (err) {
-		if (err->exit_code != PH_EXIT_INCONSISTENT && !cache->fatal)
-			cache->fatal = err;
-		else
-			ph_error_free(err);
-	}
-	cache->bytes_copied += done;
-	if (cache->corrupt_per_mib && done)
-		corrupt_bytes(cache, block->data + (lo - block->base), done);
 	block->loaded |= page_bits(first, count);
-	block->valid |= page_bits(first, done >> PAGE_SHIFT);
+	while (lo < hi) {
+		size_t done = 0;
+		struct ph_error *err =
+		    ph_memory_read(cache->backing, lo, block->data + (lo - block->base), hi - lo, &done);
+		if (err) {
+			if (err->exit_code != PH_EXIT_INCONSISTENT && !cache->fatal)
+				cache->fatal = err;
+			else
+				ph_error_free(err);
+		}
+		cache->bytes_copied += done;
+		if (cache->corrupt_per_mib && done)
+			corrupt_bytes(cache, block->data + (lo - block->base), done);
+		uint64_t first_valid = (lo - block->base) >> PAGE_SHIFT;
+		block->valid |= page_bits(first_valid, done >> PAGE_SHIFT);
+		if (done == hi - lo || cache->fatal)
+			break;
+		/* skip the page that failed, try the next */
+		lo = ((lo + done) & ~(uint64_t)((1u << PAGE_SHIFT) - 1)) + (1u << PAGE_SHIFT);
+	}
 }
 
 bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_t len)
@@ -233,7 +247,7 @@ bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_
 	unsigned char *dst = buf;
 	if (addr + len < addr)
 		return false;
-	if (cache->backing->direct && !cache->corrupt_per_mib) {
+	if (cache->backing->direct && !cache->corrupt_per_mib && !cache->recording) {
 		/* the backing reader holds a copy already: no second one */
 		const void *src = cache->backing->direct(cache->backing, addr, len);
 		if (src) {
@@ -252,6 +266,8 @@ bool ph_cache_read(struct ph_block_cache *cache, uint64_t addr, void *buf, size_
 		uint64_t first = offset >> PAGE_SHIFT;
 		uint64_t last = (offset + chunk - 1) >> PAGE_SHIFT;
 		uint64_t need = page_bits(first, last - first + 1);
+		if (cache->recording)
+			block->asked |= need;
 		if ((block->loaded & need) != need) {
 			for (uint64_t page = first; page <= last; page++)
 				if (!(block->loaded & (1ull << page)))
@@ -281,6 +297,25 @@ bool ph_cache_read_cstring(struct ph_block_cache *cache, uint64_t addr, char *bu
 	}
 	buf[max - 1] = '\0';
 	return false; /* longer than any name we accept */
+}
+
+void ph_cache_record_pages(struct ph_block_cache *cache)
+{
+	cache->recording = true;
+}
+
+bool ph_cache_recorded_pages(const struct ph_block_cache *cache, struct ph_page_set *out)
+{
+	for (size_t i = 0; i < cache->slot_count; i++) {
+		const struct cached_block *block = &cache->slots[i];
+		if (!block->base)
+			continue;
+		for (unsigned page = 0; page < 64; page++)
+			if (block->asked & (1ull << page) &&
+			    !ph_page_set_add(out, block->base + ((uint64_t)page << PAGE_SHIFT)))
+				return false;
+	}
+	return true;
 }
 
 uint64_t ph_cache_bytes_copied(const struct ph_block_cache *cache)

@@ -2,31 +2,34 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
 
+#include "pyheap/big_alloc.h"
 #include "pyheap/memory.h"
 
-struct copied_region {
+struct copied_range {
 	uint64_t start, end;
 	unsigned char *data;
-	bool mapped; /* data is an mmap (prepared), else calloc */
 };
 
 struct ph_copy_buffers {
-	struct copied_region *regions;
-	size_t count;
+	unsigned char *arena;
+	uint64_t size;
 };
 
 struct copy_reader {
 	struct ph_memory_reader base;
 	struct ph_memory_reader *live; /* not owned */
-	struct copied_region *regions; /* sorted */
+	struct copied_range *ranges;   /* sorted */
 	size_t count;
-	const struct copied_region *last; /* reads cluster: try it first */
+	struct ph_address_range *copyable; /* the copyable regions, sorted */
+	size_t copyable_count;
+	unsigned char *arena, *extra; /* owned: where the ranges' bytes live */
+	const struct copied_range *last; /* reads cluster: try it first */
+	struct ph_page_set missed;
 };
 
-static bool worth_copying(const struct ph_memory_region *r)
+bool ph_memory_region_copyable(const struct ph_memory_region *r)
 {
 	if ((r->perms & (PH_PERM_READ | PH_PERM_WRITE)) != (PH_PERM_READ | PH_PERM_WRITE))
 		return false;
@@ -38,32 +41,62 @@ uint64_t ph_memory_map_writable(const struct ph_memory_map *map)
 {
 	uint64_t total = 0;
 	for (size_t i = 0; i < map->count; i++)
-		if (worth_copying(&map->regions[i]))
+		if (ph_memory_region_copyable(&map->regions[i]))
 			total += map->regions[i].end - map->regions[i].start;
 	return total;
 }
 
-static const struct copied_region *find(struct copy_reader *cr, uint64_t addr)
+static const struct copied_range *find(struct copy_reader *cr, uint64_t addr)
 {
 	if (cr->last && addr >= cr->last->start && addr < cr->last->end)
 		return cr->last;
 	size_t lo = 0, hi = cr->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (addr < cr->regions[mid].start)
+		if (addr < cr->ranges[mid].start)
 			hi = mid;
-		else if (addr >= cr->regions[mid].end)
+		else if (addr >= cr->ranges[mid].end)
 			lo = mid + 1;
 		else
-			return cr->last = &cr->regions[mid];
+			return cr->last = &cr->ranges[mid];
 	}
 	return NULL;
+}
+
+/* The copyable region holding addr, or NULL. */
+static const struct ph_address_range *copyable_at(const struct copy_reader *cr, uint64_t addr)
+{
+	size_t lo = 0, hi = cr->copyable_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (addr < cr->copyable[mid].start)
+			hi = mid;
+		else if (addr >= cr->copyable[mid].end)
+			lo = mid + 1;
+		else
+			return &cr->copyable[mid];
+	}
+	return NULL;
+}
+
+/* Start of the first copied range above addr, or UINT64_MAX. */
+static uint64_t next_copied(const struct copy_reader *cr, uint64_t addr)
+{
+	size_t lo = 0, hi = cr->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (cr->ranges[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < cr->count ? cr->ranges[lo].start : UINT64_MAX;
 }
 
 static const void *copy_direct(struct ph_memory_reader *reader, uint64_t addr, size_t len)
 {
 	struct copy_reader *cr = (struct copy_reader *)reader;
-	const struct copied_region *r = find(cr, addr);
+	const struct copied_range *r = find(cr, addr);
 	if (!r || len > r->end - addr)
 		return NULL;
 	return r->data + (addr - r->start);
@@ -73,60 +106,80 @@ static struct ph_error *copy_read(struct ph_memory_reader *reader, uint64_t addr
 				  size_t len, size_t *done)
 {
 	struct copy_reader *cr = (struct copy_reader *)reader;
-	const struct copied_region *r = find(cr, addr);
-	if (!r)
-		return ph_memory_read(cr->live, addr, buf, len, done);
-	size_t n = len < r->end - addr ? len : (size_t)(r->end - addr);
-	memcpy(buf, r->data + (addr - r->start), n);
-	*done = n;
-	if (n < len)
-		return ph_error_new(PH_EXIT_INCONSISTENT, "address 0x%llx is not readable",
-				    (unsigned long long)(addr + n));
+	unsigned char *out = buf;
+	size_t got = 0;
+	while (got < len) {
+		uint64_t at = addr + got;
+		size_t want = len - got;
+		const struct copied_range *r = find(cr, at);
+		if (r) {
+			size_t n = want < r->end - at ? want : (size_t)(r->end - at);
+			memcpy(out + got, r->data + (at - r->start), n);
+			got += n;
+			continue;
+		}
+		const struct ph_address_range *skipped = copyable_at(cr, at);
+		if (skipped) {
+			/* memory of the stop that was not copied: the caller must
+			 * stop again and take it */
+			uint64_t end = at + want < at ? UINT64_MAX : at + want;
+			uint64_t next = next_copied(cr, at);
+			if (end > next)
+				end = next;
+			if (end > skipped->end)
+				end = skipped->end;
+			for (uint64_t page = at & ~(PH_PAGE_SIZE - 1); page < end; page += PH_PAGE_SIZE)
+				ph_page_set_add(&cr->missed, page);
+			*done = got;
+			return ph_error_new(PH_EXIT_INCONSISTENT,
+					    "address 0x%llx was not copied at the stop",
+					    (unsigned long long)at);
+		}
+		/* not writable: constant while the target runs */
+		size_t live_done = 0;
+		struct ph_error *err = ph_memory_read(cr->live, at, out + got, want, &live_done);
+		got += live_done;
+		if (err) {
+			*done = got;
+			return err;
+		}
+	}
+	*done = got;
 	return NULL;
-}
-
-static void release(struct copied_region *r)
-{
-	if (!r->data)
-		return;
-	if (r->mapped)
-		munmap(r->data, r->end - r->start);
-	else
-		free(r->data);
-	r->data = NULL;
 }
 
 static void copy_destroy(struct ph_memory_reader *reader)
 {
 	struct copy_reader *cr = (struct copy_reader *)reader;
-	for (size_t i = 0; i < cr->count; i++)
-		release(&cr->regions[i]);
-	free(cr->regions);
+	ph_big_free(cr->arena);
+	ph_big_free(cr->extra);
+	free(cr->ranges);
+	free(cr->copyable);
+	ph_page_set_free(&cr->missed);
 	free(cr);
 }
 
-struct ph_copy_buffers *ph_copy_buffers_prepare(const struct ph_memory_map *map, uint64_t budget)
+const struct ph_page_set *ph_copy_reader_missed(struct ph_memory_reader *copy_reader)
 {
-	if (ph_memory_map_writable(map) > budget)
+	struct copy_reader *cr = (struct copy_reader *)copy_reader;
+	ph_page_set_normalize(&cr->missed);
+	return &cr->missed;
+}
+
+struct ph_copy_buffers *ph_copy_buffers_prepare(uint64_t bytes)
+{
+	if (bytes == 0 || bytes > SIZE_MAX)
 		return NULL;
 	struct ph_copy_buffers *b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
-	b->regions = calloc(map->count ? map->count : 1, sizeof(*b->regions));
-	if (!b->regions) {
+	b->arena = ph_big_alloc((size_t)bytes);
+	if (!b->arena) {
 		free(b);
 		return NULL;
 	}
-	for (size_t i = 0; i < map->count; i++) {
-		const struct ph_memory_region *m = &map->regions[i];
-		if (!worth_copying(m))
-			continue;
-		void *data = mmap(NULL, m->end - m->start, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-		if (data == MAP_FAILED)
-			continue;
-		b->regions[b->count++] = (struct copied_region){m->start, m->end, data, true};
-	}
+	b->size = bytes;
+	ph_big_prefault(b->arena, (size_t)bytes);
 	return b;
 }
 
@@ -134,51 +187,33 @@ void ph_copy_buffers_free(struct ph_copy_buffers *b)
 {
 	if (!b)
 		return;
-	for (size_t i = 0; i < b->count; i++)
-		release(&b->regions[i]);
-	free(b->regions);
+	ph_big_free(b->arena);
 	free(b);
 }
 
-/* A prepared buffer for exactly [start, end), taken out of b, or NULL. */
-static unsigned char *take_buffer(struct ph_copy_buffers *b, uint64_t start, uint64_t end)
+/* process_vm_readv with up to IOV_MAX pieces per call; pages that fail (a
+ * mapping that changed) stay zero, which the walk will find inconsistent
+ * and retry. */
+static struct ph_error *copy_ranges(pid_t pid, struct copied_range *ranges, size_t count,
+				    uint64_t *copied)
 {
-	if (!b)
-		return NULL;
-	size_t lo = 0, hi = b->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (b->regions[mid].start < start)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < b->count && b->regions[lo].start == start && b->regions[lo].end == end &&
-	    b->regions[lo].data) {
-		unsigned char *data = b->regions[lo].data;
-		b->regions[lo].data = NULL;
-		return data;
-	}
-	return NULL;
-}
-
-/* process_vm_readv with many remote pieces per call; pages that fail
- * (a mapping that changed) stay zero, which the walk will find
- * inconsistent and retry. */
-static struct ph_error *copy_region(pid_t pid, struct copied_region *r, uint64_t *copied)
-{
-	enum { PIECE = 4 << 20 };
-	uint64_t at = r->start;
-	while (at < r->end) {
-		struct iovec local[64], remote[64];
+	enum { PIECES = 1024, PIECE = 64 << 20 };
+	static struct iovec local[PIECES], remote[PIECES];
+	size_t index = 0;
+	uint64_t at = count ? ranges[0].start : 0;
+	while (index < count) {
 		int n = 0;
-		uint64_t chunk_start = at;
-		while (n < 64 && at < r->end) {
-			size_t len = r->end - at < PIECE ? (size_t)(r->end - at) : PIECE;
-			local[n] = (struct iovec){r->data + (at - r->start), len};
-			remote[n] = (struct iovec){(void *)(uintptr_t)at, len};
-			at += len;
+		size_t first_index = index;
+		uint64_t first_at = at;
+		while (n < PIECES && index < count) {
+			struct copied_range *r = &ranges[index];
+			uint64_t len = r->end - at < PIECE ? r->end - at : PIECE;
+			local[n] = (struct iovec){r->data + (at - r->start), (size_t)len};
+			remote[n] = (struct iovec){(void *)(uintptr_t)at, (size_t)len};
 			n++;
+			at += len;
+			if (at == r->end && ++index < count)
+				at = ranges[index].start;
 		}
 		ssize_t got = process_vm_readv(pid, local, (unsigned long)n, remote, (unsigned long)n, 0);
 		if (got < 0) {
@@ -189,65 +224,95 @@ static struct ph_error *copy_region(pid_t pid, struct copied_region *r, uint64_t
 			got = 0;
 		}
 		*copied += (uint64_t)got;
-		if ((uint64_t)got < at - chunk_start)
-			at = chunk_start + (uint64_t)got + 4096; /* skip the page that failed */
-		if (at > r->end)
-			at = r->end;
+		uint64_t wanted = 0;
+		for (int i = 0; i < n; i++)
+			wanted += remote[i].iov_len;
+		if ((uint64_t)got == wanted)
+			continue;
+		/* stopped at a page that failed: resume after it */
+		uint64_t left = (uint64_t)got;
+		int i = 0;
+		while (left >= remote[i].iov_len) {
+			left -= remote[i].iov_len;
+			i++;
+		}
+		uint64_t failed = (uint64_t)(uintptr_t)remote[i].iov_base + left;
+		uint64_t resume = (failed & ~(PH_PAGE_SIZE - 1)) + PH_PAGE_SIZE;
+		index = first_index;
+		at = first_at;
+		while (index < count && ranges[index].end <= resume)
+			index++;
+		if (index < count)
+			at = resume > ranges[index].start ? resume : ranges[index].start;
 	}
 	return NULL;
 }
 
-struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map, uint64_t budget,
-				    struct ph_memory_reader *live, struct ph_memory_reader **out,
-				    uint64_t *copied)
+struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map,
+				    const struct ph_address_range *ranges, size_t range_count,
+				    struct ph_copy_buffers *buffers, struct ph_memory_reader *live,
+				    struct ph_memory_reader **out, uint64_t *copied)
 {
-	return ph_copy_reader_new_prepared(pid, map, budget, NULL, live, out, copied);
-}
-
-struct ph_error *ph_copy_reader_new_prepared(pid_t pid, const struct ph_memory_map *map,
-					     uint64_t budget, struct ph_copy_buffers *buffers,
-					     struct ph_memory_reader *live,
-					     struct ph_memory_reader **out, uint64_t *copied)
-{
-	uint64_t total = ph_memory_map_writable(map);
-	if (total > budget)
-		return ph_error_new(PH_EXIT_INTERNAL, "writable memory %llu bytes exceeds the copy budget",
-				    (unsigned long long)total);
+	*copied = 0;
 	struct copy_reader *cr = calloc(1, sizeof(*cr));
-	if (!cr)
+	if (!cr) {
+		ph_copy_buffers_free(buffers);
 		return &ph_error_out_of_memory;
+	}
 	cr->base.read = copy_read;
 	cr->base.destroy = copy_destroy;
 	cr->base.direct = copy_direct;
 	cr->live = live;
-	cr->regions = calloc(map->count ? map->count : 1, sizeof(*cr->regions));
-	if (!cr->regions) {
-		free(cr);
+	uint64_t arena_size = 0;
+	if (buffers) {
+		cr->arena = buffers->arena;
+		arena_size = buffers->size;
+		free(buffers);
+	}
+	cr->ranges = calloc(range_count ? range_count : 1, sizeof(*cr->ranges));
+	cr->copyable = calloc(map->count ? map->count : 1, sizeof(*cr->copyable));
+	if (!cr->ranges || !cr->copyable) {
+		copy_destroy(&cr->base);
 		return &ph_error_out_of_memory;
 	}
-	*copied = 0;
-	struct ph_error *err = NULL;
-	for (size_t i = 0; i < map->count && !err; i++) {
-		const struct ph_memory_region *m = &map->regions[i];
-		if (!worth_copying(m))
-			continue;
-		struct copied_region *r = &cr->regions[cr->count];
-		r->start = m->start;
-		r->end = m->end;
-		r->data = take_buffer(buffers, m->start, m->end);
-		r->mapped = r->data != NULL;
-		/* calloc for mappings that appeared since: untouched pages of a big
-		 * mapping cost nothing until read */
-		if (!r->data)
-			r->data = calloc(1, m->end - m->start);
-		if (!r->data) {
-			err = &ph_error_out_of_memory;
-			break;
-		}
-		cr->count++;
-		err = copy_region(pid, r, copied);
+	for (size_t i = 0; i < map->count; i++)
+		if (ph_memory_region_copyable(&map->regions[i]))
+			cr->copyable[cr->copyable_count++] =
+			    (struct ph_address_range){map->regions[i].start, map->regions[i].end};
+	/* Ranges go into the prepared buffer while they fit; the rest (the
+	 * map grew since it was prepared) into fresh memory, faulted in while
+	 * the target waits. A range never straddles the two. */
+	uint64_t offset = 0, extra_size = 0;
+	for (size_t i = 0; i < range_count; i++) {
+		uint64_t len = ranges[i].end - ranges[i].start;
+		if (extra_size == 0 && offset + len <= arena_size)
+			offset += len;
+		else
+			extra_size += len;
 	}
-	ph_copy_buffers_free(buffers);
+	if (extra_size) {
+		cr->extra = extra_size <= SIZE_MAX ? ph_big_alloc((size_t)extra_size) : NULL;
+		if (!cr->extra) {
+			copy_destroy(&cr->base);
+			return ph_budget_refusal() ? ph_budget_error("copying the target's memory", extra_size)
+						   : &ph_error_out_of_memory;
+		}
+	}
+	offset = 0;
+	uint64_t extra_offset = 0;
+	for (size_t i = 0; i < range_count; i++) {
+		uint64_t len = ranges[i].end - ranges[i].start;
+		unsigned char *data;
+		if (extra_offset == 0 && offset + len <= arena_size) {
+			data = cr->arena + offset;
+			offset += len;
+		} else {
+			data = cr->extra + extra_offset;
+			extra_offset += len;
+		}
+		cr->ranges[cr->count++] = (struct copied_range){ranges[i].start, ranges[i].end, data};
+	}
+	struct ph_error *err = copy_ranges(pid, cr->ranges, cr->count, copied);
 	if (err) {
 		copy_destroy(&cr->base);
 		return err;

@@ -328,6 +328,18 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_uint(&w, s->bytes_copied);
 	ph_json_key(&w, "walked_copy");
 	ph_json_bool(&w, s->walked_copy);
+	ph_json_key(&w, "policy");
+	ph_json_string(&w, ph_capture_policy_name(s->policy));
+	ph_json_key(&w, "policy_reason");
+	ph_json_string(&w, s->policy_reason);
+	ph_json_key(&w, "bytes_skipped");
+	ph_json_uint(&w, s->bytes_skipped);
+	ph_json_key(&w, "sparse_misses");
+	ph_json_uint(&w, s->sparse_misses);
+	ph_json_key(&w, "memory_budget");
+	ph_json_uint(&w, s->memory_budget);
+	ph_json_key(&w, "memory_peak");
+	ph_json_uint(&w, s->memory_peak);
 	ph_json_key(&w, "gc_lists");
 	ph_json_begin_object(&w);
 	for (unsigned i = 0; i < s->gc_list_count; i++) {

@@ -14,11 +14,13 @@
 #include "../python/sizeof.h"
 #include "../referents/family.h"
 #include "../util.h"
+#include "pyheap/big_alloc.h"
 #include "pyheap/attach.h"
 #include "pyheap/gc_walk.h"
 #include "pyheap/layout_file.h"
 #include "pyheap/snapshot.h"
 #include "pyheap/type_table.h"
+#include "capture_policy.h"
 #include "graph_build.h"
 
 enum { BLOCK_SIZE = 64 * 1024 };
@@ -121,6 +123,9 @@ struct attempt_result {
 	double pause_ms;
 	unsigned threads;
 	uint64_t rss_bytes;
+	enum ph_capture_policy policy; /* how this stop read the heap */
+	uint64_t bytes_copied, skipped;
+	bool missed; /* a sparse copy lacked a page the walk asked for: stop again */
 };
 
 /* VmRSS of /proc/PID/status, in bytes; 0 if it cannot be read. */
@@ -193,29 +198,6 @@ static void hold_for_tests(void)
 		;
 }
 
-/* One stop-walk-resume cycle. */
-/* The most pyheap will copy to let the target run while it walks: half of
- * the memory available, at most 4 GiB; PYHEAP_COPY_BUDGET_MB overrides
- * (0: never copy, always walk while the target is stopped). */
-static uint64_t copy_budget(void)
-{
-	const char *env = getenv("PYHEAP_COPY_BUDGET_MB");
-	if (env && *env)
-		return strtoull(env, NULL, 10) << 20;
-	char *text = NULL;
-	uint64_t available_kib = 0;
-	struct ph_error *err = ph_read_whole_file("/proc/meminfo", &text, NULL);
-	if (!err) {
-		const char *line = strstr(text, "MemAvailable:");
-		if (line)
-			available_kib = strtoull(line + 13, NULL, 10);
-		free(text);
-	}
-	ph_error_free(err);
-	uint64_t budget = available_kib * 1024 / 2;
-	return budget < (4ull << 30) ? budget : (4ull << 30);
-}
-
 static void detect_version(struct ph_target *t, struct ph_snapshot *snap)
 {
 	int minor = 0;
@@ -248,57 +230,129 @@ static struct ph_error *walk(const struct ph_snapshot_options *options, struct p
 	bool usable = result->status == PH_WALK_OK || (tolerant && result->status == PH_WALK_INCONSISTENT);
 	if (usable && options->graph) {
 		if (!ph_graph_build(&builder))
-			err = builder.out_of_memory
-				  ? ph_error_new(PH_EXIT_INTERNAL, "out of memory building the reference graph")
-				  : ph_error_new(PH_EXIT_INTERNAL, "building the graph failed");
+			err = !builder.out_of_memory ? ph_error_new(PH_EXIT_INTERNAL, "building the graph failed")
+			      : ph_budget_refusal()  ? ph_budget_error("the reference graph", ph_budget_refusal())
+			      : ph_error_new(PH_EXIT_INTERNAL, "out of memory building the reference graph");
 		snap->invalid_referents = builder.invalid_referents;
 		snap->has_graph = !err;
 	} else if (builder.out_of_memory) {
-		err = ph_error_new(PH_EXIT_INTERNAL, "out of memory recording GC objects");
+		err = ph_budget_refusal() ? ph_budget_error("recording the GC objects", ph_budget_refusal())
+					  : ph_error_new(PH_EXIT_INTERNAL, "out of memory recording GC objects");
 	}
 	return err;
 }
 
-/* One stop-copy-resume-walk (or, past the copy budget, stop-walk-resume)
- * cycle. The copy makes the pause the time to copy the target's writable
- * memory, not the time to walk it. */
+/* For a sparse copy: the pages a walk asks for, found by walking the
+ * running target (read, never stopped) with the real walk. The lists may
+ * change under it; what it misses, the walk of the copy reports. */
+static void walk_running_target(pid_t pid, const struct ph_snapshot_options *options,
+				struct ph_target *t, struct ph_capture_plan *plan)
+{
+	struct ph_memory_map map = {NULL, 0};
+	struct ph_memory_reader *live = NULL;
+	struct ph_block_cache *cache = NULL;
+	struct ph_snapshot *scratch = calloc(1, sizeof(*scratch));
+	struct ph_type_table types;
+	ph_type_table_init(&types);
+	struct ph_error *err = scratch ? ph_memory_map_load(pid, &map) : &ph_error_out_of_memory;
+	if (!err)
+		err = ph_process_reader_new(pid, &live);
+	if (!err)
+		err = ph_block_cache_new(live, &map, 16 << 10, &cache);
+	if (!err) {
+		ph_cache_record_pages(cache);
+		t->memory = cache;
+		struct attempt_result ignored;
+		memset(&ignored, 0, sizeof(ignored));
+		ph_error_free(walk(options, t, &types, scratch, true, &map, &ignored));
+		t->memory = NULL;
+		ph_cache_recorded_pages(cache, &plan->needed);
+		ph_page_set_normalize(&plan->needed);
+	}
+	plan->needed_known = true;
+	ph_error_free(err);
+	ph_block_cache_free(cache);
+	if (live)
+		live->destroy(live);
+	ph_memory_map_free(&map);
+	ph_type_table_free(&types);
+	if (scratch) {
+		/* version fields found by the walk are found again by the real one */
+		t->version_minor = 0;
+		ph_graph_free(&scratch->graph);
+		free(scratch);
+	}
+}
+
+/* Buffers for the copy this plan will make, paged in while the target
+ * still runs. A plan that no longer fits the budget walks while stopped
+ * instead, or (forced) ends here, before any stop. */
+static struct ph_error *prepare_copy(pid_t pid, struct ph_capture_plan *plan,
+				     struct ph_copy_buffers **buffers)
+{
+	*buffers = NULL;
+	if (plan->policy == PH_POLICY_STOPPED)
+		return NULL;
+	struct ph_memory_map map = {NULL, 0};
+	struct ph_address_range *ranges = NULL;
+	size_t count = 0;
+	uint64_t bytes = 0, skipped = 0;
+	struct ph_error *err = ph_memory_map_load(pid, &map);
+	if (!err)
+		err = ph_capture_plan_ranges(plan, &map, &ranges, &count, &bytes, &skipped);
+	ph_memory_map_free(&map);
+	free(ranges);
+	if (err)
+		return err;
+	if (bytes && !(*buffers = ph_copy_buffers_prepare(bytes))) {
+		if (plan->forced)
+			return ph_budget_error(plan->policy == PH_POLICY_COPY
+						   ? "a whole copy of the target's writable memory"
+						   : "a sparse copy of the target's writable memory",
+					       bytes);
+		ph_capture_plan_walk_stopped(plan, "a copy would not fit the memory budget: walked "
+						   "while stopped");
+	}
+	return NULL;
+}
+
+/* One stop-copy-resume-walk cycle (or, walking while stopped,
+ * stop-walk-resume). The copy makes the pause the time to copy the
+ * target's memory, not the time to walk it. */
 static struct ph_error *wait_for_collection_end(pid_t pid, uint64_t flag_address);
 
 static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *options,
 				struct ph_target *t, struct ph_type_table *types,
 				struct ph_snapshot *snap, bool tolerant, uint64_t wait_flag,
-				struct attempt_result *result)
+				struct ph_capture_plan *plan, struct attempt_result *result)
 {
-	/* buffers for the copy, paged in while the target still runs */
-	struct ph_error *err_wait;
-	uint64_t prepare_ns = ph_now_ns();
-	uint64_t budget = copy_budget();
-	struct ph_copy_buffers *buffers = NULL;
-	struct ph_memory_map before = {NULL, 0};
-	if (budget) {
-		struct ph_error *map_err = ph_memory_map_load(pid, &before);
-		if (!map_err)
-			buffers = ph_copy_buffers_prepare(&before, budget);
-		ph_error_free(map_err);
-		ph_memory_map_free(&before);
+	if (plan->policy == PH_POLICY_SPARSE && !plan->needed_known) {
+		uint64_t choose_ns = ph_now_ns();
+		walk_running_target(pid, options, t, plan);
+		snap->choose_ms += ms_between(choose_ns, ph_now_ns());
 	}
+	uint64_t prepare_ns = ph_now_ns();
+	struct ph_copy_buffers *buffers = NULL;
+	struct ph_error *err = prepare_copy(pid, plan, &buffers);
+	if (err)
+		return err;
 	/* after a stop that met a collection: wait for its end only now, with
 	 * everything else ready, so the stop follows it as closely as can be */
 	if (wait_flag) {
-		err_wait = wait_for_collection_end(pid, wait_flag);
-		if (err_wait) {
+		err = wait_for_collection_end(pid, wait_flag);
+		if (err) {
 			ph_copy_buffers_free(buffers);
-			return err_wait;
+			return err;
 		}
 	}
 	snap->prepare_ms = ms_between(prepare_ns, ph_now_ns());
 	struct ph_stopped_process *stopped;
-	struct ph_error *err = ph_attach_stop(pid, options->timeout_ms, &stopped);
+	uint64_t stop_ns = ph_now_ns();
+	err = ph_attach_stop(pid, options->timeout_ms, &stopped);
 	if (err) {
 		ph_copy_buffers_free(buffers);
 		return err;
 	}
-	uint64_t stop_ns = ph_now_ns();
 	result->threads = (unsigned)ph_attach_thread_count(stopped);
 	result->rss_bytes = process_rss_bytes(pid);
 
@@ -308,25 +362,34 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 	struct ph_error *resume_err = NULL;
 	bool released = false;
 	uint64_t copied = 0;
+	result->policy = plan->policy;
 	err = ph_memory_map_load(pid, &map);
 	if (!err)
 		err = check_same_image(pid, t->image, snap->exe, &map);
 	if (!err)
 		err = ph_process_reader_new(pid, &live);
-	if (!err && budget && ph_memory_map_writable(&map) <= budget) {
+	if (!err && plan->policy != PH_POLICY_STOPPED) {
+		struct ph_address_range *ranges = NULL;
+		size_t count = 0;
+		err = ph_capture_plan_ranges(plan, &map, &ranges, &count, &copied, &result->skipped);
 		struct ph_error *copy_err =
-		    ph_copy_reader_new_prepared(pid, &map, budget, buffers, live, &copy, &copied);
+		    err ? NULL : ph_copy_reader_new(pid, &map, ranges, count, buffers, live, &copy, &copied);
 		buffers = NULL;
-		if (copy_err && copy_err->exit_code == PH_EXIT_TARGET_GONE)
+		free(ranges);
+		if (copy_err && copy_err->exit_code == PH_EXIT_TARGET_GONE) {
 			err = copy_err;
-		else
-			ph_error_free(copy_err); /* then walk while stopped */
+		} else if (copy_err) {
+			/* the map grew past the budget since the buffers were
+			 * made: this stop walks instead */
+			ph_error_free(copy_err);
+			result->policy = PH_POLICY_STOPPED;
+			result->skipped = 0;
+		}
 		if (copy) {
 			hold_for_tests();
 			result->pause_ms = ms_between(stop_ns, ph_now_ns());
 			resume_err = ph_attach_resume(stopped);
 			released = true;
-			snap->walked_copy = true;
 		}
 	}
 	ph_copy_buffers_free(buffers);
@@ -340,7 +403,14 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 		const struct ph_error *fatal = ph_cache_fatal_error(cache);
 		if (fatal && !err)
 			err = ph_error_new(fatal->exit_code, "%s", fatal->message);
-		snap->bytes_copied += copied + ph_cache_bytes_copied(cache);
+		result->bytes_copied = copied + ph_cache_bytes_copied(cache);
+		if (copy && !err) {
+			const struct ph_page_set *missed = ph_copy_reader_missed(copy);
+			if (missed->count) {
+				result->missed = true;
+				ph_capture_plan_missed(plan, missed, &map);
+			}
+		}
 	}
 	if (!released) {
 		hold_for_tests();
@@ -443,6 +513,8 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	struct ph_layout *layout = NULL;
 	struct ph_type_table types;
 	ph_type_table_init(&types);
+	struct ph_capture_plan plan;
+	memset(&plan, 0, sizeof(plan));
 
 	char exe_link[64], exe[4096];
 	snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", (int)pid);
@@ -493,6 +565,11 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	snap->redacted = options->redact;
 
 	snap->setup_ms = ms_between(setup_ns, ph_now_ns());
+	uint64_t choose_ns = ph_now_ns();
+	err = ph_capture_plan_choose(pid, &t, options->policy, &plan);
+	snap->choose_ms = ms_between(choose_ns, ph_now_ns());
+	if (err)
+		goto out;
 	unsigned max_attempts = options->max_attempts ? options->max_attempts : 50;
 	struct attempt_result result;
 	uint64_t wait_flag = 0;
@@ -502,11 +579,20 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 		ph_type_table_init(&types);
 		/* the last stop takes what it can get, and says so */
 		bool last = snap->attempts >= max_attempts;
-		err = attempt(pid, options, &t, &types, snap, last, wait_flag, &result);
+		if (last && plan.policy == PH_POLICY_SPARSE)
+			ph_capture_plan_fall_back(&plan, "the last stop must not miss");
+		err = attempt(pid, options, &t, &types, snap, last, wait_flag, &plan, &result);
 		wait_flag = 0;
 		if (err)
 			goto out;
 		snap->total_pause_ms += result.pause_ms;
+		if (result.missed) {
+			snap->sparse_misses++;
+			if (options->progress)
+				fprintf(stderr, "pyheap: stopping again (the walk needed memory the sparse "
+						"copy left out)\n");
+			continue;
+		}
 		if (snap->attempts == 1 && snap->python_version[0] && t.version_minor < 8) {
 			err = ph_error_new(PH_EXIT_UNSUPPORTED,
 					   "process %d runs Python %s; pyheap reads CPython 3.8 and "
@@ -547,6 +633,11 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	set_time(snap);
 	snap->pause_ms = result.pause_ms;
 	snap->stopped_ms = result.pause_ms;
+	snap->walked_copy = result.policy != PH_POLICY_STOPPED;
+	snap->policy = result.policy;
+	snprintf(snap->policy_reason, sizeof(snap->policy_reason), "%s", plan.reason);
+	snap->bytes_copied = result.bytes_copied;
+	snap->bytes_skipped = result.skipped;
 	snap->threads = result.threads;
 	snap->interpreters = result.report.interpreters;
 	snap->objects = result.report.objects;
@@ -557,6 +648,9 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	if (!err && snap->has_graph)
 		err = ph_heap_bytes_compute(&snap->graph, &snap->heap);
 out:
+	ph_capture_plan_free(&plan);
+	snap->memory_budget = ph_budget_limit();
+	snap->memory_peak = ph_budget_peak();
 	ph_type_table_free(&types);
 	ph_layout_free(layout);
 	ph_image_free(image);
