@@ -100,12 +100,14 @@ struct ph_error *ph_budget_error(const char *what, uint64_t needed)
 {
 	budget_init();
 	return ph_error_new(PH_EXIT_MEMORY_BUDGET,
-			    "%s needs %llu MiB more than pyheap's memory budget allows (%llu MiB in "
-			    "use of %llu MiB, %s); stopped before the host runs short. Set "
-			    "PYHEAP_MEMORY_BUDGET_MB to allow more, or snap --no-graph",
+			    "%s needs %llu MiB more, and pyheap's memory budget of %llu MiB (%s) "
+			    "has %llu MiB left: stopping here, before the host runs short of memory "
+			    "(the target was released, or never stopped). PYHEAP_MEMORY_BUDGET_MB sets "
+			    "the budget; snap --no-graph needs less",
 			    what, (unsigned long long)((needed + (1u << 20) - 1) >> 20),
-			    (unsigned long long)(budget.used >> 20),
-			    (unsigned long long)(budget.limit >> 20), budget.source);
+			    (unsigned long long)(budget.limit >> 20), budget.source,
+			    (unsigned long long)((budget.limit - (budget.used < budget.limit ? budget.used
+											   : budget.limit)) >> 20));
 }
 
 static bool charge(uint64_t bytes)

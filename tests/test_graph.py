@@ -54,63 +54,74 @@ def load_graph(snap):
     return out
 
 
+def check_referents(results, case, snap, expected):
+    """The snapshot's edges from each tracked object to tracked objects
+    against the oracle's gc.get_referents."""
+    graph = load_graph(snap)
+    strict_bad = collections.Counter()
+    strict_examples = []
+    loose_total = loose_bad = strict_total = 0
+    loose_types = collections.Counter()
+    for key, value in expected.items():
+        addr = int(key)
+        want = set(int(x) for x in value.split(",") if x)
+        if addr not in graph:
+            strict_bad["<missing node>"] += 1
+            continue
+        type_name, flags, got = graph[addr]
+        if flags & CONSERVATIVE:
+            loose_total += 1
+            if got != want:
+                loose_bad += 1
+                loose_types[type_name] += 1
+            continue
+        strict_total += 1
+        if got != want:
+            strict_bad[type_name] += 1
+            if len(strict_examples) < 6:
+                strict_examples.append("%s at 0x%x: missing %d %s, extra %d %s" % (
+                    type_name, addr, len(want - got), [hex(a) for a in sorted(want - got)][:3],
+                    len(got - want), [(hex(a), graph.get(a, ("?",))[0]) for a in sorted(got - want)][:3]))
+    results.check(
+        case + " referents of %d objects equal gc.get_referents" % strict_total,
+        not strict_bad,
+        "%d objects differ, by type: %s\n%s" % (sum(strict_bad.values()), dict(strict_bad.most_common(8)),
+                                               "\n".join(strict_examples)),
+    )
+    if loose_total:
+        if loose_bad:
+            results.skip(case + " referents of %d objects of unmodelled C types" % loose_total,
+                         "found by a conservative memory scan, not compared exactly; %d differ (%s)"
+                         % (loose_bad, ", ".join("%s %d" % kv for kv in loose_types.most_common(5))))
+        else:
+            results.ok(case + " referents of %d objects of unmodelled C types (conservative scan)" % loose_total)
+
+
 def run_case(results, label, python, name, script, env, chain_type):
-    case = "%s/%s" % (label, name)
     env = dict(env, PYHEAP_ORACLE_REFERENTS="1", PYHEAP_ORACLE_CHAIN_TYPES=chain_type)
     fixture = harness.Fixture(python, script, env)
     try:
         if fixture.oracle is None:
-            results.fail(case + " referents", "fixture never reached its checkpoint:\n" + fixture.error_text())
+            results.fail("%s/%s referents" % (label, name),
+                         "fixture never reached its checkpoint:\n" + fixture.error_text())
             return
-        path = os.path.join(fixture.tmp, "snap.json")
-        code, out, err = harness.run_pyheap(["snap", "-q", "-o", path, str(fixture.pid)])
-        if code != 0:
-            results.fail(case + " referents", "pyheap snap exited %d: %s" % (code, err))
-            return
-        with open(path) as f:
-            snap = json.load(f)
-        graph = load_graph(snap)
-        expected = fixture.oracle["referents"]
-        strict_bad = collections.Counter()
-        strict_examples = []
-        loose_total = loose_bad = strict_total = 0
-        loose_types = collections.Counter()
-        for key, value in expected.items():
-            addr = int(key)
-            want = set(int(x) for x in value.split(",") if x)
-            if addr not in graph:
-                strict_bad["<missing node>"] += 1
+        # one snapshot per way of reading the heap, each forced
+        for policy in ("copy", "sparse", "stopped"):
+            case = "%s/%s [%s]" % (label, name, policy)
+            path = os.path.join(fixture.tmp, "snap-%s.json" % policy)
+            code, out, err = harness.run_pyheap(["snap", "-q", "--policy", policy, "-o", path, str(fixture.pid)])
+            if code != 0:
+                results.fail(case + " referents", "pyheap snap exited %d: %s" % (code, err))
                 continue
-            type_name, flags, got = graph[addr]
-            if flags & CONSERVATIVE:
-                loose_total += 1
-                if got != want:
-                    loose_bad += 1
-                    loose_types[type_name] += 1
-                continue
-            strict_total += 1
-            if got != want:
-                strict_bad[type_name] += 1
-                if len(strict_examples) < 6:
-                    strict_examples.append("%s at 0x%x: missing %d %s, extra %d %s" % (
-                        type_name, addr, len(want - got), [hex(a) for a in sorted(want - got)][:3],
-                        len(got - want), [(hex(a), graph.get(a, ("?",))[0]) for a in sorted(got - want)][:3]))
-        results.check(
-            case + " referents of %d objects equal gc.get_referents" % strict_total,
-            not strict_bad,
-            "%d objects differ, by type: %s\n%s" % (sum(strict_bad.values()), dict(strict_bad.most_common(8)),
-                                                   "\n".join(strict_examples)),
-        )
-        if loose_total:
-            if loose_bad:
-                results.skip(case + " referents of %d objects of unmodelled C types" % loose_total,
-                             "found by a conservative memory scan, not compared exactly; %d differ (%s)"
-                             % (loose_bad, ", ".join("%s %d" % kv for kv in loose_types.most_common(5))))
-            else:
-                results.ok(case + " referents of %d objects of unmodelled C types (conservative scan)" % loose_total)
-        check_chains(results, case, fixture, path, expected, chain_type)
-        check_exceptions(results, case, fixture, snap)
-        results.check(case + " target finished normally", fixture.release() == 0, fixture.error_text())
+            with open(path) as f:
+                snap = json.load(f)
+            results.check(case + " read as forced", snap["capture"]["policy"] == policy,
+                          "policy %r" % snap["capture"]["policy"])
+            check_referents(results, case, snap, fixture.oracle["referents"])
+            check_chains(results, case, fixture, path, fixture.oracle["referents"], chain_type)
+            check_exceptions(results, case, fixture, snap)
+        results.check("%s/%s target finished normally" % (label, name), fixture.release() == 0,
+                      fixture.error_text())
     finally:
         fixture.close()
 

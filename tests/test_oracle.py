@@ -20,6 +20,9 @@ FIXTURES = [
     ("object_kinds", "object_kinds.py", {}),
 ]
 BIG = ("big_heap", "big_heap.py", {"PYHEAP_OBJECTS": "1200000"})
+# Every fixture is snapshotted once per way of reading the heap, each
+# forced (README, Safety); the big heap once, as pyheap chooses.
+POLICIES = ("copy", "sparse", "stopped")
 
 
 def compare(expected, rows, what):
@@ -32,47 +35,57 @@ def compare(expected, rows, what):
     return diffs
 
 
-def run_case(results, label, python, fixture_name, script, env):
+def check_snapshot(results, name, oracle, snap, policy):
+    """Counts and sizes of one snapshot against the oracle."""
+    if policy != "auto":
+        results.check(name + " read as forced", snap["capture"].get("policy") == policy,
+                      "policy %r (%s)" % (snap["capture"].get("policy"), snap["capture"].get("policy_reason")))
+    diffs = compare(oracle["counts"], snap["types"], "count")
+    total = sum(oracle["counts"].values())
+    results.check(
+        name + " counts (%d objects, %d types)" % (total, len(oracle["counts"])),
+        not diffs and snap["capture"]["objects"] == total,
+        "%d types differ (snapshot objects %d, oracle %d):\n%s"
+        % (len(diffs), snap["capture"]["objects"], total, "\n".join(diffs[:15])),
+    )
+    exact_rows = [r for r in snap["types"] if r.get("size_exact", True)]
+    inexact = {r["name"] for r in snap["types"] if not r.get("size_exact", True)}
+    expected_sizes = {k: v for k, v in oracle["sizes"].items() if k not in inexact}
+    diffs = compare(expected_sizes, exact_rows, "size")
+    results.check(
+        name + " sizes (%d types exact, %d not modelled)" % (len(exact_rows), len(inexact)),
+        not diffs,
+        "%d types differ:\n%s" % (len(diffs), "\n".join(diffs[:15])),
+    )
+
+
+def run_case(results, label, python, fixture_name, script, env, policies=POLICIES):
     name = "%s/%s" % (label, fixture_name)
     fixture = harness.Fixture(python, script, env)
     try:
         if fixture.oracle is None:
             results.fail(name + " counts", "fixture never reached its checkpoint:\n" + fixture.error_text())
             return
-        code, snap, err = harness.snapshot(fixture.pid)
-        if code != 0:
-            results.fail(name + " counts", "pyheap snap exited %d: %s" % (code, err.strip()))
-            return
-        state = harness.process_state(fixture.pid)
-        results.check(
-            name + " target left running",
-            state in ("S", "R") and not harness.stopped_threads(fixture.pid) and harness.tracer_pid(fixture.pid) == 0,
-            "state %r, stopped threads %r, tracer %r"
-            % (state, harness.stopped_threads(fixture.pid), harness.tracer_pid(fixture.pid)),
-        )
-        oracle = fixture.oracle
-        diffs = compare(oracle["counts"], snap["types"], "count")
-        total = sum(oracle["counts"].values())
-        results.check(
-            name + " counts (%d objects, %d types)" % (total, len(oracle["counts"])),
-            not diffs and snap["capture"]["objects"] == total,
-            "%d types differ (snapshot objects %d, oracle %d):\n%s"
-            % (len(diffs), snap["capture"]["objects"], total, "\n".join(diffs[:15])),
-        )
-        results.check(
-            name + " python version",
-            snap["target"]["python"] == oracle["python"],
-            "snapshot says %r, sys.version says %r" % (snap["target"]["python"], oracle["python"]),
-        )
-        exact_rows = [r for r in snap["types"] if r.get("size_exact", True)]
-        inexact = {r["name"] for r in snap["types"] if not r.get("size_exact", True)}
-        expected_sizes = {k: v for k, v in oracle["sizes"].items() if k not in inexact}
-        diffs = compare(expected_sizes, exact_rows, "size")
-        results.check(
-            name + " sizes (%d types exact, %d not modelled)" % (len(exact_rows), len(inexact)),
-            not diffs,
-            "%d types differ:\n%s" % (len(diffs), "\n".join(diffs[:15])),
-        )
+        for policy in policies:
+            extra = [] if policy == "auto" else ["--policy", policy]
+            case = "%s [%s]" % (name, policy)
+            code, snap, err = harness.snapshot(fixture.pid, extra=extra)
+            if code != 0:
+                results.fail(case + " counts", "pyheap snap exited %d: %s" % (code, err.strip()))
+                continue
+            state = harness.process_state(fixture.pid)
+            results.check(
+                case + " target left running",
+                state in ("S", "R") and not harness.stopped_threads(fixture.pid) and harness.tracer_pid(fixture.pid) == 0,
+                "state %r, stopped threads %r, tracer %r"
+                % (state, harness.stopped_threads(fixture.pid), harness.tracer_pid(fixture.pid)),
+            )
+            check_snapshot(results, case, fixture.oracle, snap, policy)
+            results.check(
+                case + " python version",
+                snap["target"]["python"] == fixture.oracle["python"],
+                "snapshot says %r, sys.version says %r" % (snap["target"]["python"], fixture.oracle["python"]),
+            )
         exit_code = fixture.release()
         results.check(name + " target finished normally", exit_code == 0,
                       "exit code %r: %s" % (exit_code, fixture.error_text()))
@@ -93,7 +106,8 @@ def main():
         for fixture_name, script, env in fixtures:
             if args.fixture and args.fixture != fixture_name:
                 continue
-            run_case(results, label, python, fixture_name, script, env)
+            run_case(results, label, python, fixture_name, script, env,
+                     ("auto",) if fixture_name == BIG[0] else POLICIES)
     return results.finish()
 
 

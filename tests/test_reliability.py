@@ -27,13 +27,18 @@ R = harness.Results(SUITE)
 SANITIZED = "sanitized" in SUITE
 
 
-def interruptions(pythons, total):
-    """pyheap interrupted by a signal at a random moment of a snapshot."""
+POLICIES = ("copy", "sparse", "stopped")
+
+
+def interruptions(pythons, total, policy):
+    """pyheap interrupted by a signal at a random moment of a snapshot,
+    reading the heap the given way."""
     rng = random.Random(20261121)
     per = max(1, -(-total // len(pythons)))
     signals = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL]
     for label, python in pythons:
         fixture = harness.Fixture(python, "idle_threads.py", capture_stdout=True)
+        label = "%s [%s]" % (label, policy)
         try:
             if fixture.oracle is None:
                 R.fail("%s interruptions" % label, "fixture did not start: " + fixture.error_text())
@@ -41,7 +46,8 @@ def interruptions(pythons, total):
             bad = []
             for i in range(per):
                 sig = rng.choice(signals)
-                proc = subprocess.Popen([harness.PYHEAP, "snap", "-q", "-o", os.path.join(fixture.tmp, "s.json"),
+                proc = subprocess.Popen([harness.PYHEAP, "snap", "-q", "--policy", policy,
+                                         "-o", os.path.join(fixture.tmp, "s.json"),
                                          str(fixture.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(rng.uniform(0, 0.03))
                 proc.send_signal(sig)
@@ -242,8 +248,10 @@ def write_latency_doc(path, label, python, base, loaded):
                 "the p99 and max show it.\n")
 
 
-def corruption(pythons, seeds):
-    """Random bit flips in pyheap's copy of the target's memory."""
+def corruption(pythons, seeds, policy):
+    """Random bit flips in pyheap's copy of the target's memory (or in
+    what it reads while the target is stopped), reading the heap the
+    given way."""
     fixtures = []
     try:
         for label, python in pythons:
@@ -261,8 +269,8 @@ def corruption(pythons, seeds):
                 env = dict(os.environ, PYHEAP_TEST_CORRUPT="%d:%d" % (seed, rate))
                 started = time.time()
                 try:
-                    res = subprocess.run([harness.PYHEAP, "snap", "-q", "--attempts", "3", "-o", path, str(fixture.pid)],
-                                         capture_output=True, env=env, timeout=120)
+                    res = subprocess.run([harness.PYHEAP, "snap", "-q", "--attempts", "3", "--policy", policy,
+                                      "-o", path, str(fixture.pid)], capture_output=True, env=env, timeout=120)
                 except subprocess.TimeoutExpired:
                     bad.append("seed %d: no end after 120 s" % seed)
                     continue
@@ -280,11 +288,12 @@ def corruption(pythons, seeds):
                     complete += 1
                 if took > 60:
                     bad.append("seed %d: took %.0f s" % (seed, took))
-            R.check("%s: %d snapshots of bit-flipped memory end in bounded time without a crash%s (%d complete, "
-                    "%d partial and marked so)" % (label, seeds, " or a sanitizer report" if SANITIZED else "",
-                                                  complete, partial), not bad, "\n".join(bad[:5]))
-            R.check("%s: the target is untouched by all that" % label, target_running(fixture.pid) and
-                    fixture.release() == 0, describe(fixture.pid))
+            R.check("%s [%s]: %d snapshots of bit-flipped memory end in bounded time without a crash%s (%d "
+                    "complete, %d partial and marked so)" % (label, policy, seeds,
+                                                             " or a sanitizer report" if SANITIZED else "",
+                                                             complete, partial), not bad, "\n".join(bad[:5]))
+            R.check("%s [%s]: the target is untouched by all that" % (label, policy),
+                    target_running(fixture.pid) and fixture.release() == 0, describe(fixture.pid))
     finally:
         for _, fixture in fixtures:
             fixture.close()
@@ -386,15 +395,17 @@ def main():
     by_label = dict(found)
     main_label = "pyenv-3.12" if "pyenv-3.12" in by_label else found[0][0]
     main_python = by_label[main_label]
-    interruptions(pythons, 70 if args.quick else 210)
+    for policy in POLICIES:
+        interruptions(pythons, 36 if args.quick else 120, policy)
     busy(main_python, main_label, 25 if args.quick else 100)
     old = [p for p in pythons if p[0] == "pyenv-3.8"]
     if old and not args.quick:
         busy(old[0][1], old[0][0], 30)
     fork_exec(main_python, main_label)
     http_load(main_python, main_label, 50, 4000, args.latency_doc)
-    corruption([p for p in pythons if p[0] in ("pyenv-3.8", "pyenv-3.12", "pyenv-3.13", "debian-3.11")],
-               8 if args.quick else 30)
+    for policy in POLICIES:
+        corruption([p for p in pythons if p[0] in ("pyenv-3.8", "pyenv-3.12", "pyenv-3.13", "debian-3.11")],
+                   4 if args.quick else 12, policy)
     memory_unchanged(main_python, main_label)
     secrets(main_python, main_label)
     valgrind(main_python, main_label)

@@ -107,16 +107,25 @@ struct ph_graph {
 	 * probe rarely needs to look at the node itself */
 	struct ph_index_slot *index_slots;
 	size_t index_slot_count;
+	bool index_ready; /* index_slots holds every node */
 };
 
 void ph_graph_init(struct ph_graph *g);
 void ph_graph_free(struct ph_graph *g);
 
-/* The node for address, or UINT32_MAX. */
+/* The node for address, or UINT32_MAX (also when the index is not
+ * built: see ph_graph_append_node). */
 uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address);
 /* Adds a node (the address must be new); returns its index or UINT32_MAX
- * when out of memory. */
+ * when out of memory. Keeps the address index up to date. */
 uint32_t ph_graph_add_node(struct ph_graph *g, uint64_t address, uint32_t flags);
+/* The same without indexing it: for many nodes known to be distinct (a
+ * GC list), indexed all at once by ph_graph_index, sized for what is
+ * expected, instead of rehashed at every doubling. */
+uint32_t ph_graph_append_node(struct ph_graph *g, uint64_t address, uint32_t flags);
+bool ph_graph_index(struct ph_graph *g, uint32_t expected_nodes);
+/* The index is only for building: its memory can go once edges are in. */
+void ph_graph_drop_index(struct ph_graph *g);
 /* Nodes are processed in index order: ph_graph_begin_edges(g, i) for every
  * node i, then its edges; so edges come grouped by source, in node order. */
 bool ph_graph_add_edge(struct ph_graph *g, uint32_t to, enum ph_edge_kind kind, uint64_t label);

@@ -41,7 +41,7 @@ static inline uint64_t mix(uint64_t address)
 
 uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address)
 {
-	if (!g->index_slot_count)
+	if (!g->index_slot_count || !g->index_ready)
 		return UINT32_MAX;
 	size_t mask = g->index_slot_count - 1;
 	uint64_t h = mix(address);
@@ -55,9 +55,15 @@ uint32_t ph_graph_find(const struct ph_graph *g, uint64_t address)
 	}
 }
 
-static bool grow_index(struct ph_graph *g)
+/* Rebuilds the index with room for `expected` nodes at most half full. */
+static bool resize_index(struct ph_graph *g, size_t expected)
 {
-	size_t count = g->index_slot_count ? g->index_slot_count * 2 : 1 << 16;
+	size_t count = 1 << 16;
+	while (count < expected * 2)
+		count *= 2;
+	ph_big_free(g->index_slots);
+	g->index_slots = NULL;
+	g->index_slot_count = 0;
 	struct ph_index_slot *slots = ph_big_alloc(count * sizeof(*slots));
 	if (!slots)
 		return false;
@@ -68,25 +74,61 @@ static bool grow_index(struct ph_graph *g)
 			at = (at + 1) & (count - 1);
 		slots[at] = (struct ph_index_slot){i + 1, (uint32_t)(h >> 32)};
 	}
-	ph_big_free(g->index_slots);
 	g->index_slots = slots;
 	g->index_slot_count = count;
+	g->index_ready = true;
 	return true;
+}
+
+bool ph_graph_index(struct ph_graph *g, uint32_t expected_nodes)
+{
+	size_t expected = expected_nodes > g->node_count ? expected_nodes : g->node_count;
+	return resize_index(g, expected + 1);
+}
+
+void ph_graph_drop_index(struct ph_graph *g)
+{
+	ph_big_free(g->index_slots);
+	g->index_slots = NULL;
+	g->index_slot_count = 0;
+	g->index_ready = false;
+}
+
+static bool grow_nodes(struct ph_graph *g)
+{
+	if (g->node_count == UINT32_MAX - 1)
+		return false;
+	if (g->node_count < g->node_capacity)
+		return true;
+	uint32_t capacity = g->node_capacity ? g->node_capacity * 2 : 1 << 14;
+	if (capacity < g->node_capacity)
+		capacity = UINT32_MAX;
+	struct ph_node *grown = ph_big_realloc(g->nodes, (size_t)capacity * sizeof(*grown));
+	if (!grown)
+		return false;
+	g->nodes = grown;
+	g->node_capacity = capacity;
+	return true;
+}
+
+uint32_t ph_graph_append_node(struct ph_graph *g, uint64_t address, uint32_t flags)
+{
+	if (!grow_nodes(g))
+		return UINT32_MAX;
+	uint32_t index = g->node_count++;
+	g->nodes[index] = (struct ph_node){address, 0, PH_NO_STRING, PH_NO_STRING, flags, UINT32_MAX, 0};
+	g->index_ready = false;
+	return index;
 }
 
 uint32_t ph_graph_add_node(struct ph_graph *g, uint64_t address, uint32_t flags)
 {
-	if (g->node_count == UINT32_MAX - 1)
+	if (!g->index_ready && !ph_graph_index(g, g->node_count))
 		return UINT32_MAX;
-	if (g->node_count == g->node_capacity) {
-		uint32_t capacity = g->node_capacity ? g->node_capacity * 2 : 1 << 14;
-		struct ph_node *grown = ph_big_realloc(g->nodes, (size_t)capacity * sizeof(*grown));
-		if (!grown)
-			return UINT32_MAX;
-		g->nodes = grown;
-		g->node_capacity = capacity;
-	}
-	if ((size_t)(g->node_count + 1) * 2 > g->index_slot_count && !grow_index(g))
+	if ((size_t)(g->node_count + 1) * 2 > g->index_slot_count &&
+	    !resize_index(g, (size_t)g->node_count * 2))
+		return UINT32_MAX;
+	if (!grow_nodes(g))
 		return UINT32_MAX;
 	uint32_t index = g->node_count++;
 	g->nodes[index] = (struct ph_node){address, 0, PH_NO_STRING, PH_NO_STRING, flags, UINT32_MAX, 0};

@@ -43,7 +43,12 @@ struct ph_block_cache {
 	unsigned corrupt_per_mib;
 };
 
-enum { BLOCKS_PER_SLAB = 64 };
+/* A slab is one huge page at least (see pyheap/big_alloc.h). */
+static size_t blocks_per_slab(const struct ph_block_cache *cache)
+{
+	size_t blocks = PH_BIG_ALLOC_MIN / cache->block_size;
+	return blocks > 64 ? blocks : 64;
+}
 
 static size_t hash_block(uint64_t base, size_t mask)
 {
@@ -98,7 +103,7 @@ void ph_block_cache_free(struct ph_block_cache *cache)
 
 static unsigned char *allocate_block_body(struct ph_block_cache *cache)
 {
-	if (cache->slab_count == 0 || cache->slab_used == BLOCKS_PER_SLAB) {
+	if (cache->slab_count == 0 || cache->slab_used == blocks_per_slab(cache)) {
 		if (cache->slab_count == cache->slab_capacity) {
 			size_t capacity = cache->slab_capacity ? cache->slab_capacity * 2 : 64;
 			unsigned char **grown = realloc(cache->slabs, capacity * sizeof(*grown));
@@ -107,9 +112,16 @@ static unsigned char *allocate_block_body(struct ph_block_cache *cache)
 			cache->slabs = grown;
 			cache->slab_capacity = capacity;
 		}
-		unsigned char *slab = ph_big_alloc(cache->block_size * BLOCKS_PER_SLAB);
-		if (!slab)
+		unsigned char *slab = ph_big_alloc(cache->block_size * blocks_per_slab(cache));
+		if (!slab) {
+			if (!cache->fatal)
+				cache->fatal = ph_budget_refusal()
+						   ? ph_budget_error("caching the target's memory",
+								     ph_budget_refusal())
+						   : ph_error_new(PH_EXIT_INTERNAL,
+								  "out of memory caching the target's memory");
 			return NULL;
+		}
 		cache->slabs[cache->slab_count++] = slab;
 		cache->slab_used = 0;
 	}

@@ -197,7 +197,10 @@ void ph_copy_buffers_free(struct ph_copy_buffers *b)
 static struct ph_error *copy_ranges(pid_t pid, struct copied_range *ranges, size_t count,
 				    uint64_t *copied)
 {
+	/* the kernel moves at most about 2 GiB per call (MAX_RW_COUNT) and
+	 * reports the rest as not read: stay under it */
 	enum { PIECES = 1024, PIECE = 64 << 20 };
+	const uint64_t per_call = (uint64_t)1 << 30;
 	static struct iovec local[PIECES], remote[PIECES];
 	size_t index = 0;
 	uint64_t at = count ? ranges[0].start : 0;
@@ -205,13 +208,15 @@ static struct ph_error *copy_ranges(pid_t pid, struct copied_range *ranges, size
 		int n = 0;
 		size_t first_index = index;
 		uint64_t first_at = at;
-		while (n < PIECES && index < count) {
+		uint64_t batch = 0;
+		while (n < PIECES && index < count && batch < per_call) {
 			struct copied_range *r = &ranges[index];
 			uint64_t len = r->end - at < PIECE ? r->end - at : PIECE;
 			local[n] = (struct iovec){r->data + (at - r->start), (size_t)len};
 			remote[n] = (struct iovec){(void *)(uintptr_t)at, (size_t)len};
 			n++;
 			at += len;
+			batch += len;
 			if (at == r->end && ++index < count)
 				at = ranges[index].start;
 		}

@@ -242,6 +242,25 @@ static struct ph_error *walk(const struct ph_snapshot_options *options, struct p
 	return err;
 }
 
+/* Testing only: PYHEAP_TEST_SPARSE_FORGET=MiB forgets the pages the first
+ * walk of the running target found in mappings larger than that, so the
+ * first sparse stop misses them and the stop-again path runs
+ * (docs/testing.md). */
+static void forget_for_tests(struct ph_page_set *needed, const struct ph_memory_map *map)
+{
+	const char *forget = getenv("PYHEAP_TEST_SPARSE_FORGET");
+	if (!forget)
+		return;
+	uint64_t larger_than = strtoull(forget, NULL, 10) << 20;
+	size_t kept = 0;
+	for (size_t i = 0; i < needed->count; i++) {
+		const struct ph_memory_region *r = ph_memory_map_find(map, needed->pages[i]);
+		if (!r || r->end - r->start <= larger_than)
+			needed->pages[kept++] = needed->pages[i];
+	}
+	needed->count = kept;
+}
+
 /* For a sparse copy: the pages a walk asks for, found by walking the
  * running target (read, never stopped) with the real walk. The lists may
  * change under it; what it misses, the walk of the copy reports. */
@@ -266,8 +285,14 @@ static void walk_running_target(pid_t pid, const struct ph_snapshot_options *opt
 		memset(&ignored, 0, sizeof(ignored));
 		ph_error_free(walk(options, t, &types, scratch, true, &map, &ignored));
 		t->memory = NULL;
-		ph_cache_recorded_pages(cache, &plan->needed);
+		struct ph_page_set found = {NULL, 0, 0};
+		ph_cache_recorded_pages(cache, &found);
+		ph_page_set_normalize(&found);
+		if (plan->misses == 0)
+			forget_for_tests(&found, &map);
+		ph_page_set_add_all(&plan->needed, &found);
 		ph_page_set_normalize(&plan->needed);
+		ph_page_set_free(&found);
 	}
 	plan->needed_known = true;
 	ph_error_free(err);
@@ -277,8 +302,8 @@ static void walk_running_target(pid_t pid, const struct ph_snapshot_options *opt
 	ph_memory_map_free(&map);
 	ph_type_table_free(&types);
 	if (scratch) {
-		/* version fields found by the walk are found again by the real one */
-		t->version_minor = 0;
+		/* the version it found into t (the process's, so the same for
+		 * every walk) stays */
 		ph_graph_free(&scratch->graph);
 		free(scratch);
 	}

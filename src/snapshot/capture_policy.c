@@ -10,7 +10,9 @@
 /* Below this much writable memory a whole copy is quick whatever it
  * holds (tens of milliseconds at worst): no estimate needed. */
 #define SMALL_HEAP ((uint64_t)64 << 20)
-/* More writable memory than this per GC object: a heap of payload. */
+/* More writable memory than a page per GC object: a heap of payload.
+ * Counting stops at the bound, so telling costs a walk of at most
+ * writable/4096 GC headers. */
 #define PAYLOAD_BYTES_PER_OBJECT 4096
 /* A sparse copy leaves out runs of at least this many pages no walk
  * asked for, and copies mappings this small whole. */
@@ -242,6 +244,9 @@ void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_s
 			ok = ph_page_set_add(&plan->needed, page);
 	}
 	ph_page_set_normalize(&plan->needed);
+	/* the heap moved since the running target was walked: walk it again
+	 * before the next stop (what it finds adds to what is known) */
+	plan->needed_known = false;
 	if (!ok || plan->misses >= MAX_MISSES)
 		ph_capture_plan_fall_back(plan, "the heap kept moving under the sparse copies");
 }

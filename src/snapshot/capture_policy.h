@@ -47,9 +47,10 @@ struct ph_error *ph_capture_plan_ranges(const struct ph_capture_plan *plan,
 					struct ph_address_range **ranges, size_t *count,
 					uint64_t *bytes, uint64_t *skipped);
 /* A walk of a sparse copy asked for pages that were left out: they (and
- * their 64 KiB neighbourhood) are copied at the next stop. After a few
- * such stops, falls back to a policy that cannot miss: a whole copy when
- * it fits the budget, else a walk while stopped. */
+ * their 64 KiB neighbourhood) are copied at the next stop, with what a
+ * new walk of the running target finds. After a few such stops, falls
+ * back to a policy that cannot miss: a whole copy when it fits the
+ * budget, else a walk while stopped. */
 void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_set *missed,
 			    const struct ph_memory_map *map);
 /* Falls back to walking while stopped (a copy did not fit). */

@@ -12,7 +12,7 @@
 
 bool ph_graph_add_tracked(struct ph_graph_builder *b, uint64_t object, uint32_t type_entry)
 {
-	uint32_t node = ph_graph_add_node(b->graph, object, PH_NODE_TRACKED);
+	uint32_t node = ph_graph_append_node(b->graph, object, PH_NODE_TRACKED);
 	if (node == UINT32_MAX) {
 		b->out_of_memory = true;
 		return false;
@@ -318,6 +318,11 @@ bool ph_graph_build(struct ph_graph_builder *b)
 {
 	struct ph_graph *g = b->graph;
 
+	/* untracked objects (str, int...) come to about as many again */
+	if (!ph_graph_index(g, g->node_count < UINT32_MAX / 2 ? g->node_count * 2 : g->node_count)) {
+		b->out_of_memory = true;
+		return false;
+	}
 	add_roots(b);
 	struct ph_referent_visitor v = {b->t,     b,        on_edge,      false,
 					false,    is_known, on_label,     on_edge_label};
@@ -353,6 +358,7 @@ bool ph_graph_build(struct ph_graph_builder *b)
 	b->label_slots = NULL;
 
 	b->label_capacity = b->label_count = 0;
+	ph_graph_drop_index(g);
 	if (b->out_of_memory || !ph_graph_finish_edges(g) || !ph_graph_mark_reachable(g))
 		return false;
 	return true;

@@ -2,6 +2,8 @@
  * serves a synthetic address space with holes. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "pyheap/memory.h"
 #include "unit.h"
@@ -47,8 +49,128 @@ static bool bytes_ok(const unsigned char *buf, uint64_t addr, size_t len)
 	return true;
 }
 
+/* The copy reader over this very process: 16 pages of a private
+ * mapping, pages 0-3 and 8-11 copied, the rest skipped. */
+static void test_copy_reader(void)
+{
+	enum { PAGES = 16, PAGE = 4096 };
+	unsigned char *area = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(area != MAP_FAILED, "test mapping");
+	if (area == MAP_FAILED)
+		return;
+	for (size_t i = 0; i < PAGES * PAGE; i++)
+		area[i] = (unsigned char)(i * 7 + i / PAGE);
+	uint64_t base = (uint64_t)(uintptr_t)area;
+	struct ph_memory_map map;
+	struct ph_error *err = ph_memory_map_load(getpid(), &map);
+	CHECK(err == NULL, "own map: %s", err ? err->message : "");
+	if (err) {
+		munmap(area, PAGES * PAGE);
+		return;
+	}
+	struct ph_memory_reader *live = NULL, *copy = NULL;
+	err = ph_process_reader_new(getpid(), &live);
+	CHECK(err == NULL, "live reader");
+	struct ph_address_range ranges[] = {{base, base + 4 * PAGE}, {base + 8 * PAGE, base + 12 * PAGE}};
+	uint64_t copied = 0;
+	struct ph_copy_buffers *buffers = ph_copy_buffers_prepare(5 * PAGE); /* too small: the rest is extra */
+	err = ph_copy_reader_new(getpid(), &map, ranges, 2, buffers, live, &copy, &copied);
+	CHECK(err == NULL && copied == 8 * PAGE, "copied %llu: %s", (unsigned long long)copied,
+	      err ? err->message : "");
+	if (err) {
+		live->destroy(live);
+		ph_memory_map_free(&map);
+		munmap(area, PAGES * PAGE);
+		return;
+	}
+	/* the copy is of that moment */
+	area[9 * PAGE + 1] ^= 0xff;
+	unsigned char buf[3 * PAGE];
+	size_t done = 0;
+	err = ph_memory_read(copy, base + 9 * PAGE, buf, 16, &done);
+	CHECK(err == NULL && buf[1] == (unsigned char)((9 * PAGE + 1) * 7 + 9), "copied page read");
+	CHECK(copy->direct(copy, base + 2 * PAGE, 64) == NULL ||
+		  memcmp(copy->direct(copy, base + 2 * PAGE, 64), area + 2 * PAGE, 64) == 0,
+	      "direct pointer into the copy");
+	CHECK(copy->direct(copy, base + 3 * PAGE, 2 * PAGE) == NULL, "no direct pointer across a gap");
+	CHECK(ph_copy_reader_missed(copy)->count == 0, "nothing missed yet");
+	err = ph_memory_read(copy, base + 3 * PAGE + 100, buf, 2 * PAGE, &done);
+	CHECK(err != NULL && done == PAGE - 100, "a read into skipped memory fails after what was copied "
+	      "(%zu)", done);
+	ph_error_free(err);
+	const struct ph_page_set *missed = ph_copy_reader_missed(copy);
+	CHECK(missed->count == 2 && missed->pages[0] == base + 4 * PAGE &&
+		  missed->pages[1] == base + 5 * PAGE,
+	      "the skipped pages it wanted are recorded (%zu pages)", missed->count);
+	static const char constant[] = "read-only data is read live";
+	err = ph_memory_read(copy, (uint64_t)(uintptr_t)constant, buf, sizeof(constant), &done);
+	CHECK(err == NULL && memcmp(buf, constant, sizeof(constant)) == 0, "constant memory read live");
+
+	/* the block cache over it: a block with copied, skipped, copied pages */
+	struct ph_block_cache *cache;
+	err = ph_block_cache_new(copy, &map, 64 * 1024, &cache);
+	CHECK(err == NULL, "cache over the copy");
+	if (!err) {
+		uint64_t block = base & ~(uint64_t)(64 * 1024 - 1);
+		bool after_gap = true;
+		/* every page of the area in the first block that lies after a
+		 * skipped one and was copied must still read */
+		for (uint64_t page = 8; page < 12; page++)
+			if (base + page * PAGE < block + 64 * 1024 &&
+			    !ph_cache_read(cache, base + page * PAGE + 8, buf, 8))
+				after_gap = false;
+		CHECK(!ph_cache_read(cache, base + 6 * PAGE, buf, 8), "a skipped page does not read");
+		CHECK(after_gap && ph_cache_read(cache, base + 11 * PAGE, buf, 8) &&
+			  buf[0] == (unsigned char)((11 * PAGE) * 7 + 11),
+		      "copied pages after a skipped one in the same block read");
+		ph_copy_reader_missed(copy);
+		CHECK(ph_page_set_count_in(missed, base + 4 * PAGE, base + 8 * PAGE) >= 1 &&
+			  ph_page_set_count_in(missed, base, base + 4 * PAGE) == 0 &&
+			  ph_page_set_count_in(missed, base + 8 * PAGE, base + 12 * PAGE) == 0,
+		      "only skipped pages are recorded as missed");
+		ph_block_cache_free(cache);
+	}
+	copy->destroy(copy);
+
+	/* a live cache that records what was asked for, page by page */
+	err = ph_block_cache_new(live, &map, 16 * 1024, &cache);
+	if (!err) {
+		ph_cache_record_pages(cache);
+		ph_cache_read(cache, base + 5 * PAGE + 10, buf, 8);
+		ph_cache_read(cache, base + 7 * PAGE - 4, buf, 8); /* straddles pages 6 and 7 */
+		struct ph_page_set asked = {NULL, 0, 0};
+		ph_cache_recorded_pages(cache, &asked);
+		ph_page_set_normalize(&asked);
+		CHECK(asked.count == 3 && asked.pages[0] == base + 5 * PAGE &&
+			  asked.pages[2] == base + 7 * PAGE,
+		      "pages asked for: %zu", asked.count);
+		ph_page_set_free(&asked);
+		ph_block_cache_free(cache);
+	}
+	live->destroy(live);
+	ph_memory_map_free(&map);
+	munmap(area, PAGES * PAGE);
+}
+
+static void test_page_set(void)
+{
+	struct ph_page_set set = {NULL, 0, 0};
+	uint64_t pages[] = {0x5000, 0x1000, 0x5fff, 0x3000, 0x1000};
+	for (size_t i = 0; i < 5; i++)
+		ph_page_set_add(&set, pages[i]);
+	ph_page_set_normalize(&set);
+	CHECK(set.count == 3 && set.pages[0] == 0x1000 && set.pages[1] == 0x3000 && set.pages[2] == 0x5000,
+	      "sorted, unique, page aligned: %zu", set.count);
+	CHECK(ph_page_set_count_in(&set, 0x2000, 0x5001) == 2 && ph_page_set_count_in(&set, 0x6000, 0x1000) == 0,
+	      "counted in a range");
+	ph_page_set_free(&set);
+}
+
 int main(void)
 {
+	test_page_set();
+	test_copy_reader();
 	struct ph_memory_map map;
 	struct ph_error *err = ph_memory_map_parse(maps_text, &map);
 	CHECK(err == NULL, "parse: %s", err ? err->message : "");
