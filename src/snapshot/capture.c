@@ -225,6 +225,7 @@ static struct ph_error *walk(const struct ph_snapshot_options *options, struct p
 	struct walk_state state = {t, types, 0, options->graph ? &builder : NULL};
 	ph_graph_free(&snap->graph);
 	ph_graph_init(&snap->graph);
+	snap->has_graph = false;
 	result->status = ph_gc_walk(t, object_bound(map), tolerant, count_object, &state, &result->report);
 	snap->unreadable_objects = state.unreadable;
 	bool usable = result->status == PH_WALK_OK || (tolerant && result->status == PH_WALK_INCONSISTENT);
@@ -453,6 +454,9 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 		ph_error_free(err);
 		return resume_err;
 	}
+	if (!err && snap->has_graph && !result->missed && !ph_graph_build_finish(&snap->graph))
+		err = ph_budget_refusal() ? ph_budget_error("the reference graph's index", ph_budget_refusal())
+					  : ph_error_new(PH_EXIT_INTERNAL, "out of memory finishing the graph");
 	return err;
 }
 

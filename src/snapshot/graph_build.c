@@ -359,7 +359,10 @@ bool ph_graph_build(struct ph_graph_builder *b)
 
 	b->label_capacity = b->label_count = 0;
 	ph_graph_drop_index(g);
-	if (b->out_of_memory || !ph_graph_finish_edges(g) || !ph_graph_mark_reachable(g))
-		return false;
-	return true;
+	return !b->out_of_memory;
+}
+
+bool ph_graph_build_finish(struct ph_graph *g)
+{
+	return ph_graph_finish_edges(g) && ph_graph_mark_reachable(g);
 }

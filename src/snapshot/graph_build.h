@@ -26,7 +26,10 @@ bool ph_graph_add_tracked(struct ph_graph_builder *b, uint64_t object, uint32_t 
 /* The node of an object, added (untracked) if new and believable;
  * UINT32_MAX if the address is not an object. */
 uint32_t ph_graph_builder_node(struct ph_graph_builder *b, uint64_t address);
-/* Adds the roots, walks every node's referents, marks reachability. */
+/* Adds the roots, walks every node's referents. */
 bool ph_graph_build(struct ph_graph_builder *b);
+/* Then, with no more reads of the target (its copy can go first, and
+ * this memory reuse its pages): edge_start, and reachability. */
+bool ph_graph_build_finish(struct ph_graph *g);
 
 #endif
