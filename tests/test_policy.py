@@ -6,7 +6,7 @@ payload is left out of the copy, and the snapshot is exact all the same
 (counts, sizes, the graph against gc.get_referents, the descriptions'
 sizes). A sparse copy that lacks a page the walk needs stops the target
 again and is exact too. A snapshot past pyheap's memory budget ends with
-exit 14 and a message, and leaves the target running.
+exit 15 and a message, and leaves the target running.
 
 Speed is measured by scripts/bench, never here.
 
@@ -114,15 +114,15 @@ def budget(R, label, python):
         if snap:
             test_oracle.check_snapshot(R, label + " budget 48 MiB", fixture.oracle, snap, "auto")
         code, snap, err = snap_file(fixture, "copy.json", ["--policy", "copy"], tight)
-        R.check(label + " budget 48 MiB, a whole copy forced: exit 14 before any stop, saying why",
-                code == 14 and "memory budget" in err and "PYHEAP_MEMORY_BUDGET_MB" in err and "whole copy" in err,
+        R.check(label + " budget 48 MiB, a whole copy forced: exit 15 before any stop, saying why",
+                code == 15 and "memory budget" in err and "PYHEAP_MEMORY_BUDGET_MB" in err and "whole copy" in err,
                 "exit %d: %s" % (code, err))
         code, snap, err = snap_file(fixture, "tiny.json", [], {"PYHEAP_MEMORY_BUDGET_MB": "2"})
-        R.check(label + " budget 2 MiB: exit 14, saying what did not fit",
-                code == 14 and "memory budget" in err and "needs" in err, "exit %d: %s" % (code, err))
+        R.check(label + " budget 2 MiB: exit 15, saying what did not fit",
+                code == 15 and "memory budget" in err and "needs" in err, "exit %d: %s" % (code, err))
         code, snap, err = snap_file(fixture, "tiny.json", ["--policy", "stopped"], {"PYHEAP_MEMORY_BUDGET_MB": "2"})
-        R.check(label + " budget 2 MiB, walking while stopped: exit 14 too, the target released",
-                code == 14 and "memory budget" in err and target_running(fixture.pid),
+        R.check(label + " budget 2 MiB, walking while stopped: exit 15 too, the target released",
+                code == 15 and "memory budget" in err and target_running(fixture.pid),
                 "exit %d: %s; %s" % (code, err, describe(fixture.pid)))
         R.check(label + " budget: target untraced and running after all that", target_running(fixture.pid),
                 describe(fixture.pid))
