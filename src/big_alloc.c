@@ -196,6 +196,13 @@ void *ph_big_alloc(size_t size)
 	return base;
 }
 
+void *ph_big_calloc(size_t count, size_t size)
+{
+	if (size && count > SIZE_MAX / size)
+		return NULL;
+	return ph_big_alloc(count * size);
+}
+
 void ph_big_free(void *buffer)
 {
 	if (!buffer)

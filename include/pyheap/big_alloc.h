@@ -29,6 +29,8 @@
 /* Zero-filled, or NULL when out of memory or past the budget (then
  * ph_budget_refusal() says so). */
 void *ph_big_alloc(size_t size);
+/* count * size bytes, zeroed; NULL also when the product overflows. */
+void *ph_big_calloc(size_t count, size_t size);
 /* Grows or shrinks a buffer from ph_big_alloc (or NULL); new bytes are
  * zero. On failure the old buffer is left as it was. */
 void *ph_big_realloc(void *buffer, size_t size);

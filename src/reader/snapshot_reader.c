@@ -1,9 +1,11 @@
 #include "pyheap/snapshot_reader.h"
 
 #include "../util.h"
+#include "pyheap/big_alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -14,6 +16,14 @@ struct scanner {
 	const char *p, *end;
 	const char *start;
 };
+
+/* A graph too big for pyheap's memory budget says so (exit 15). */
+static struct ph_error *out_of_memory(const char *what)
+{
+	char text[96];
+	snprintf(text, sizeof(text), "loading %s", what);
+	return ph_budget_refusal() ? ph_budget_error(text, ph_budget_refusal()) : &ph_error_out_of_memory;
+}
 
 static struct ph_error *bad(struct scanner *s, const char *what)
 {
@@ -375,10 +385,11 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g, unsig
 				return bad(s, "graph.nodes appears twice");
 			if (!have_strings || gp.declared_nodes == UINT64_MAX || gp.declared_edges == UINT64_MAX)
 				return bad(s, "graph.nodes before node_count, edge_count and strings");
-			g->nodes = calloc(gp.declared_nodes ? gp.declared_nodes : 1, sizeof(*g->nodes));
-			g->edge_start = calloc(gp.declared_nodes + 1, sizeof(*g->edge_start));
+			/* huge pages, within the memory budget (pyheap/big_alloc.h) */
+			g->nodes = ph_big_calloc(gp.declared_nodes ? gp.declared_nodes : 1, sizeof(*g->nodes));
+			g->edge_start = ph_big_calloc(gp.declared_nodes + 1, sizeof(*g->edge_start));
 			if (!g->nodes || !g->edge_start)
-				return &ph_error_out_of_memory;
+				return out_of_memory("the graph's nodes");
 			g->node_count = g->node_capacity = (uint32_t)gp.declared_nodes;
 			uint64_t n;
 			if ((err = parse_ints(s, "graph.nodes", &gp, put_node, &n)))
@@ -398,9 +409,9 @@ static struct ph_error *parse_graph(struct scanner *s, struct ph_graph *g, unsig
 					return &ph_error_out_of_memory;
 				gp.lengths = *lengths;
 			} else {
-				g->edges = calloc(gp.declared_edges ? gp.declared_edges : 1, sizeof(*g->edges));
+				g->edges = ph_big_calloc(gp.declared_edges ? gp.declared_edges : 1, sizeof(*g->edges));
 				if (!g->edges)
-					return &ph_error_out_of_memory;
+					return out_of_memory("the graph's edges");
 				g->edge_count = g->edge_capacity = gp.declared_edges;
 			}
 			uint64_t n;
