@@ -191,13 +191,15 @@ def machine_line(bandwidth, touch):
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = " ".join("%.1f" % x for x in os.getloadavg())
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     return ("Machine: %s, %d cores, %.0f GiB, Linux %s%s, transparent huge pages `%s`; pyheap %s. Measured in "
             "this run: memcpy bandwidth %.1f GB/s (a 256 MiB copy between paged-in buffers); the first touch of "
             "fresh memory %.2f us per 4 KiB page with 4 KiB pages, %.2f us per 4 KiB with `MADV_HUGEPAGE` "
-            "(256 MiB each).\n\n" % (cpu, os.cpu_count(), mem, platform.release(), guest, thp, commit,
-                                     bandwidth / 1e9, touch[0], touch[1]))
+            "(256 MiB each). Load average when this file was written: %s (a shared machine: times are "
+            "noisy, compare ratios within one run).\n\n" % (cpu, os.cpu_count(), mem, platform.release(), guest, thp,
+                                                            commit, bandwidth / 1e9, touch[0], touch[1], load))
 
 
 def write_doc(path, rows, seeds, bandwidth, touch, args):
