@@ -278,7 +278,7 @@ static void walk_running_target(pid_t pid, const struct ph_snapshot_options *opt
 	if (!err)
 		err = ph_process_reader_new(pid, &live);
 	if (!err)
-		err = ph_block_cache_new(live, &map, 16 << 10, &cache);
+		err = ph_block_cache_new(live, &map, 4 << 10, &cache);
 	if (!err) {
 		ph_cache_record_pages(cache);
 		t->memory = cache;
