@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -73,15 +74,98 @@ def stopped_threads(pid):
     return stopped
 
 
-def tracer_pid(pid):
+def all_threads_stopped(pid):
     try:
-        with open("/proc/%d/status" % pid) as f:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return False
+    return len(stopped_threads(pid)) == len(tasks)
+
+
+def tracer_pid(pid, tid=None):
+    path = "/proc/%d/status" % pid if tid is None else "/proc/%d/task/%d/status" % (pid, tid)
+    try:
+        with open(path) as f:
             for line in f:
                 if line.startswith("TracerPid:"):
                     return int(line.split()[1])
     except OSError:
         return None
     return 0
+
+
+def traced_threads(pid):
+    """Thread IDs of pid that have a tracer."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/%d/task" % pid)]
+    except OSError:
+        return []
+    return [tid for tid in tids if tracer_pid(pid, tid)]
+
+
+def target_running(pid):
+    """Left running: the process exists, no thread of it is stopped (T) or
+    in a trace stop (t), and none has a tracer. Any other state counts:
+    S, R, and D too (a target blocked on disk I/O, e.g. still paging in its
+    interpreter on a cold cache, is running)."""
+    state = process_state(pid)
+    return (
+        state is not None
+        and state not in "tTZX"
+        and not stopped_threads(pid)
+        and not traced_threads(pid)
+        and tracer_pid(pid) == 0
+    )
+
+
+def describe(pid):
+    return "state %r, stopped threads %r, traced threads %r, tracer %r" % (
+        process_state(pid), stopped_threads(pid), traced_threads(pid), tracer_pid(pid))
+
+
+def wait_until(predicate, timeout=120.0):
+    """Polls predicate until it holds (True) or timeout seconds pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+# A target started with start_ready() prints this line once it is ready.
+READY_LINE = "ready"
+
+
+def ready_code(body="import time; time.sleep(600)"):
+    """Python source (2.7 and 3.x) that announces it is ready on stdout,
+    then runs body: the handshake of start_ready()."""
+    return "import sys; sys.stdout.write(%r); sys.stdout.flush(); %s" % (READY_LINE + "\n", body)
+
+
+def start_ready(argv, timeout=600, **popen_args):
+    """Starts argv with its stdout on a pipe and waits for its first line,
+    the handshake that says it is ready (nothing is timed: a cold cache can
+    take seconds to load an interpreter). Returns the Popen; raises
+    RuntimeError (after ending the process) if it exits or says something
+    else first. The wait is bounded only against a hang."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, **popen_args)
+    line = _read_line(proc, timeout)
+    if line.strip() != READY_LINE:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise RuntimeError("%s never said it was ready (first line %r, exit %r)" % (argv[0], line, proc.returncode))
+    return proc
+
+
+def _read_line(proc, timeout):
+    result = []
+    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline().decode(errors="replace")),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else ""
 
 
 class Fixture:

@@ -19,26 +19,9 @@ import interpreters  # noqa: E402
 R = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "cli"))
 
 
-def target_running(pid):
-    return (
-        harness.process_state(pid) in ("S", "R")
-        and not harness.stopped_threads(pid)
-        and harness.tracer_pid(pid) == 0
-    )
-
-
-def describe(pid):
-    return "state %r, stopped threads %r, tracer %r" % (
-        harness.process_state(pid), harness.stopped_threads(pid), harness.tracer_pid(pid))
-
-
-def wait_until(predicate, timeout=20.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+target_running = harness.target_running
+describe = harness.describe
+wait_until = harness.wait_until
 
 
 def test_usage():
@@ -61,7 +44,8 @@ def test_no_process():
 def test_not_python():
     proc = subprocess.Popen(["sleep", "60"])
     # let the exec finish: a process caught mid-exec is still its parent's image
-    wait_until(lambda: os.readlink("/proc/%d/exe" % proc.pid).endswith("sleep"), 5)
+    # (bounded only against a hang: on a cold cache the exec can take seconds)
+    wait_until(lambda: os.readlink("/proc/%d/exe" % proc.pid).endswith("sleep"), 120)
     try:
         code, _, err = harness.run_pyheap(["snap", str(proc.pid)])
         R.check("not a Python process exits 5", code == 5 and "not a CPython" in err, "exit %d: %s" % (code, err))
@@ -79,9 +63,12 @@ def test_unsupported():
         if not paths:
             R.skip(name, "no pyenv Python %s installed" % version)
             continue
-        proc = subprocess.Popen([paths[-1], "-c", "import time; time.sleep(60)"])
         try:
-            time.sleep(0.5)
+            proc = harness.start_ready([paths[-1], "-c", harness.ready_code()])
+        except RuntimeError as e:
+            R.fail(name, str(e))
+            continue
+        try:
             code, _, err = harness.run_pyheap(["snap", str(proc.pid)])
             R.check(name, code == 7 and "3.8 and later" in err, "exit %d: %s" % (code, err))
             R.check("Python %s target left running" % version, target_running(proc.pid), describe(proc.pid))
@@ -115,10 +102,12 @@ def test_no_debuginfo():
         subprocess.run(["objcopy", "--strip-debug", os.path.join(libdir, lib), os.path.join(tmp, lib)], check=True)
         env = dict(os.environ, LD_LIBRARY_PATH=tmp)
         env.pop("DEBUGINFOD_URLS", None)
-        proc = subprocess.Popen([python, "-c", "import time; time.sleep(60)"], env=env)
         try:
-            time.sleep(0.7)
-            code, _, err = subprocess.run([harness.PYHEAP, "snap", str(proc.pid)], capture_output=True, text=True, env=env).returncode, None, None
+            proc = harness.start_ready([python, "-c", harness.ready_code()], env=env)
+        except RuntimeError as e:
+            R.fail(name, str(e))
+            return
+        try:
             res = subprocess.run([harness.PYHEAP, "snap", str(proc.pid)], capture_output=True, text=True, env=env)
             code, err = res.returncode, res.stderr
             R.check(name, code == 6 and "python3.12-dbg" in err and "build-id" in err and "DEBUGINFOD_URLS" in err,
@@ -137,7 +126,11 @@ def test_permission():
     if os.geteuid() != 0 or not shutil.which("setpriv") or not python:
         R.skip(name, "needs root, setpriv and a Python")
         return
-    proc = subprocess.Popen([python, "-c", "import time; time.sleep(60)"])
+    try:
+        proc = harness.start_ready([python, "-c", harness.ready_code()])
+    except RuntimeError as e:
+        R.fail(name, str(e))
+        return
     tmp = tempfile.mkdtemp(prefix="pyheap-perm-")
     try:
         # a copy nobody may execute (the build tree may not be readable to it)
@@ -145,7 +138,6 @@ def test_permission():
         shutil.copy(harness.PYHEAP, exe)
         os.chmod(tmp, 0o755)
         os.chmod(exe, 0o755)
-        time.sleep(0.3)
         res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
                               exe, "snap", str(proc.pid)], capture_output=True, text=True)
         R.check(name, res.returncode == 4 and ("uid" in res.stderr or "ptrace" in res.stderr),
@@ -196,12 +188,7 @@ def held_pyheap(pid, extra_args=(), hold_ms=8000):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def all_threads_stopped(pid):
-    try:
-        tasks = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return False
-    return len(harness.stopped_threads(pid)) == len(tasks)
+all_threads_stopped = harness.all_threads_stopped
 
 
 def test_held(python):
@@ -270,12 +257,16 @@ def test_job_control(python):
     fixture = harness.Fixture(python, "idle_threads.py")
     try:
         os.kill(fixture.pid, signal.SIGSTOP)
-        wait_until(lambda: harness.process_state(fixture.pid) == "T")
+        wait_until(lambda: all_threads_stopped(fixture.pid))
         code, data, err = harness.snapshot(fixture.pid, timeout=60)
         R.check("snapshot of a SIGSTOPped target succeeds", code == 0, "exit %d: %s" % (code, err))
-        time.sleep(0.2)
+        # pyheap has exited, so it has detached: a wrong resume (a SIGCONT, a
+        # detach that restarts the group-stopped threads) has already
+        # changed the state the kernel reports; no wait needed
         R.check("SIGSTOPped target is still stopped afterwards, untraced",
-                harness.process_state(fixture.pid) == "T" and harness.tracer_pid(fixture.pid) == 0, describe(fixture.pid))
+                harness.process_state(fixture.pid) == "T" and all_threads_stopped(fixture.pid)
+                and not harness.traced_threads(fixture.pid) and harness.tracer_pid(fixture.pid) == 0,
+                describe(fixture.pid))
         os.kill(fixture.pid, signal.SIGCONT)
         R.check("target continues and finishes after SIGCONT", fixture.release() == 0, fixture.error_text())
     finally:
@@ -288,8 +279,7 @@ def test_busy_collector(python):
     proc = subprocess.Popen([python, os.path.join(harness.FIXTURES, "busy_collector.py")],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        proc.stdout.readline()
-        time.sleep(0.5)
+        proc.stdout.readline()  # "ready": its collect loop starts now
         results = []
         for _ in range(10):
             code, data, err = harness.snapshot(proc.pid, timeout=120)

@@ -73,13 +73,8 @@ def run_case(results, label, python, fixture_name, script, env, policies=POLICIE
             if code != 0:
                 results.fail(case + " counts", "pyheap snap exited %d: %s" % (code, err.strip()))
                 continue
-            state = harness.process_state(fixture.pid)
-            results.check(
-                case + " target left running",
-                state in ("S", "R") and not harness.stopped_threads(fixture.pid) and harness.tracer_pid(fixture.pid) == 0,
-                "state %r, stopped threads %r, tracer %r"
-                % (state, harness.stopped_threads(fixture.pid), harness.tracer_pid(fixture.pid)),
-            )
+            results.check(case + " target left running", harness.target_running(fixture.pid),
+                          harness.describe(fixture.pid))
             check_snapshot(results, case, fixture.oracle, snap, policy)
             results.check(
                 case + " python version",

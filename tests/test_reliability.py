@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import interpreters  # noqa: E402
-from test_cli import target_running, describe, wait_until, all_threads_stopped  # noqa: E402
+from harness import target_running, describe, wait_until  # noqa: E402
 
 SUITE = os.environ.get("PYHEAP_SUITE_NAME", "reliability")
 R = harness.Results(SUITE)
@@ -130,24 +130,47 @@ def busy(python, label, count):
 
 
 def fork_exec(python, label):
-    """Snapshots while the target forks children and finally execs."""
+    """Snapshots while the target forks children and finally execs. The
+    target execs when told to (a byte on its stdin), from another thread
+    while snapshots run back to back, so the exec lands at whatever moment
+    of a snapshot it lands; snapshots go on until one meets /bin/sleep."""
     proc = subprocess.Popen([python, os.path.join(harness.FIXTURES, "fork_exec.py")],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env=dict(os.environ, PYHEAP_EXEC_AFTER="1.5"))
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         proc.stdout.readline()
         codes, slow = [], []
-        deadline = time.time() + 6
-        while time.time() < deadline:
+
+        def snap_once():
             started = time.time()
             try:
                 code, _, err = harness.run_pyheap(["snap", "-q", "--timeout", "10", "-o", "/dev/null", str(proc.pid)],
                                                   timeout=60)
             except subprocess.TimeoutExpired:
-                code, err = "hung", ""
+                code = "hung"
             if time.time() - started > 15:
                 slow.append(time.time() - started)
             codes.append(code)
+            return code
+
+        # some snapshots of the forking Python first, then the exec order
+        # from a thread while they go on
+        while len(codes) < 30 and snap_once() != "hung":
+            pass
+
+        def order_exec():
+            time.sleep(random.Random(len(codes)).uniform(0, 0.2))  # any moment of the next snapshots
+            try:
+                proc.stdin.write(b"x")
+                proc.stdin.flush()
+            except OSError:
+                pass
+
+        trigger = threading.Thread(target=order_exec)
+        trigger.start()
+        deadline = time.time() + 120  # only against a hang
+        while time.time() < deadline and snap_once() not in (5, "hung"):
+            pass
+        trigger.join()
         allowed = {0, 5, 8}  # 8: exec'd during the snapshot; 5: already not Python
         R.check("%s: %d snapshots while the target forks and then execs: each ends in bounded time with 0, "
                 "8 (target exec'd) or 5 (no longer Python); seen %s" % (label, len(codes), sorted(set(codes), key=str)),
