@@ -8,6 +8,8 @@ PYHEAP_BUILD="${PYHEAP_BUILD:-$PYHEAP_ROOT/build}"
 # system python3.11 (a stripped binary) so it can be tested too.
 PYHEAP_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libelf-dev libdw-dev libcjson-dev"
 PYHEAP_TEST_PACKAGES="python3 binutils elfutils util-linux procps python3.11-dbg debuginfod libdebuginfod1"
+# the real programs of tests/test_real_programs.py (Tornado's demos are in its -doc package)
+PYHEAP_REAL_PROGRAM_PACKAGES="python3-flask python3-tornado python-tornado-doc python3-aiohttp python3-sphinx"
 
 ph_missing_packages() {
 	local missing=() pkg
