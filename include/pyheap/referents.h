@@ -30,6 +30,8 @@ enum ph_ref_family {
 	PH_REF_WEAKREF,
 	PH_REF_CLASSMETHOD, /* classmethod / staticmethod: cm_callable, cm_dict */
 	PH_REF_PROPERTY,
+	PH_REF_MEMORYVIEW,      /* memory_traverse: the managed buffer */
+	PH_REF_MANAGED_BUFFER,  /* mbuf_traverse: the exporter (a bytes, ...) */
 	PH_REF_INSTANCE, /* an instance of a Python class: slots, __dict__, type, then its C base */
 	/* C subclasses of dict, list, tuple (defaultdict, OrderedDict, struct
 	 * sequences such as sys.float_info): the base's items, then a scan of

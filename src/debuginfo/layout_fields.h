@@ -54,6 +54,11 @@
 	X(values_valid) X(values_capacity) X(values_size) X(tstate_native_thread_id)        \
 	X(md_def) X(md_state) X(def_m_size) X(def_m_traverse)
 
+/* Fields added after layout files were first written: a file without them
+ * still loads; they are then absent, and the objects they serve are
+ * scanned conservatively, as before. */
+#define PH_REF_OPTIONAL_U64_FIELDS(X) X(memoryview_mbuf) X(mbuf_master_obj)
+
 #define PH_REF_BOOL_FIELDS(X) X(iframe_code_tagged) X(iframe_instr_is_prev)
 
 #define PH_REF_MEMBER_LISTS(X)                                                               \
@@ -70,6 +75,7 @@
 	    "PyList_Type", "PyLong_Type", "PyMethod_Type", "PyModule_Type", "PyODict_Type",  \
 	    "PyProperty_Type", "PySet_Type", "PyStaticMethod_Type", "PyTraceBack_Type",      \
 	    "PyTuple_Type", "PyType_Type", "PyUnicode_Type", "_PyWeakref_CallableProxyType", \
-	    "_PyWeakref_ProxyType", "_PyWeakref_RefType"
+	    "_PyWeakref_ProxyType", "_PyWeakref_RefType", "PyMemoryView_Type",                \
+	    "_PyManagedBuffer_Type"
 
 #endif

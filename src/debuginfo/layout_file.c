@@ -101,6 +101,7 @@ struct ph_error *ph_layout_file_write(const struct ph_image *image, const struct
 #define BOOL(f) ph_json_key(&w, #f), ph_json_bool(&w, r->f);
 #define MEMBERS(f) put_members(&w, #f, &r->f);
 	PH_REF_U64_FIELDS(U64)
+	PH_REF_OPTIONAL_U64_FIELDS(U64)
 	PH_REF_BOOL_FIELDS(BOOL)
 	PH_REF_MEMBER_LISTS(MEMBERS)
 #undef U64
@@ -140,6 +141,16 @@ static bool get_u64(const cJSON *object, const char *name, uint64_t *out)
 		return true;
 	}
 	return ph_double_to_u64(item->valuedouble, 1ull << 40, out);
+}
+
+/* A field newer than some layout files: absent when the file lacks it. */
+static bool get_optional_u64(const cJSON *object, const char *name, uint64_t *out)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(object, name)) {
+		*out = PH_ABSENT;
+		return true;
+	}
+	return get_u64(object, name, out);
 }
 
 static bool get_bool(const cJSON *object, const char *name, bool *out)
@@ -279,9 +290,12 @@ struct ph_error *ph_layout_file_parse(const char *text, size_t len, const char *
 #define U64(f) ok = ok && get_u64(rj, #f, &r->f);
 #define BOOL(f) ok = ok && get_bool(rj, #f, &r->f);
 #define MEMBERS(f) ok = ok && get_members(rj, #f, &r->f);
+#define OPTIONAL_U64(f) ok = ok && get_optional_u64(rj, #f, &r->f);
 	PH_REF_U64_FIELDS(U64)
+	PH_REF_OPTIONAL_U64_FIELDS(OPTIONAL_U64)
 	PH_REF_BOOL_FIELDS(BOOL)
 	PH_REF_MEMBER_LISTS(MEMBERS)
+#undef OPTIONAL_U64
 #undef U64
 #undef BOOL
 #undef MEMBERS

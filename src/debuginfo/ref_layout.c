@@ -187,6 +187,8 @@ struct ph_error *ph_ref_layout_resolve(struct ph_type_index *index, struct ph_la
 	r->md_state = ph_type_index_offset(index, "PyModuleObject", "md_state");
 	r->def_m_size = ph_type_index_offset(index, "PyModuleDef", "m_size");
 	r->def_m_traverse = ph_type_index_offset(index, "PyModuleDef", "m_traverse");
+	r->memoryview_mbuf = ph_type_index_offset(index, "PyMemoryViewObject", "mbuf");
+	r->mbuf_master_obj = ph_type_index_offset(index, "_PyManagedBufferObject", "master.obj");
 	*out = r;
 	return NULL;
 }

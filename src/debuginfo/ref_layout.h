@@ -15,7 +15,7 @@
 	    "PyBaseExceptionObject", "PyTracebackObject", "PyMemberDef", "PyWeakReference",  \
 	    "classmethod", "propertyobject", "_PyCFrame", "PyThreadState", "PyAsyncGenObject", \
 	    "PyModuleDef", "_frame", "_typeobject", "_object", "_longobject", "_dictobject",      \
-	    "_traceback", "_PyInterpreterFrame"
+	    "_traceback", "_PyInterpreterFrame", "PyMemoryViewObject", "_PyManagedBufferObject"
 
 #define PH_MAX_OBJECT_MEMBERS 40
 
@@ -76,6 +76,8 @@ struct ph_ref_layout {
 	uint64_t tstate_native_thread_id;
 	/* extension modules' state, which their m_traverse visits */
 	uint64_t md_def, md_state, def_m_size, def_m_traverse;
+	/* a memoryview's managed buffer, and that buffer's exporter */
+	uint64_t memoryview_mbuf, mbuf_master_obj;
 };
 
 struct ph_type_index;

@@ -22,6 +22,8 @@ static const char *const family_symbols[PH_REF_FAMILY_COUNT] = {
     [PH_REF_WEAKREF] = "_PyWeakref_RefType",
     [PH_REF_CLASSMETHOD] = "PyClassMethod_Type",
     [PH_REF_PROPERTY] = "PyProperty_Type",
+    [PH_REF_MEMORYVIEW] = "PyMemoryView_Type",
+    [PH_REF_MANAGED_BUFFER] = "_PyManagedBuffer_Type",
 };
 
 /* Types that share a family with the one named above. */

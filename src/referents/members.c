@@ -131,6 +131,17 @@ static void walk_c_subtype(struct ph_referent_visitor *v, uint64_t obj,
 		ph_walk_conservative(v, obj, base_end, basicsize);
 }
 
+/* A C type whose referents pyheap does not model: scan its memory. */
+static void walk_unmodelled(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type)
+{
+	if (!type)
+		return;
+	/* since 3.9 a heap type's traverse must visit the type */
+	if ((type->flags & PH_TPFLAGS_HEAPTYPE) && v->t->version_minor >= 9)
+		emit(v, type->address, PH_EDGE_TYPE, 0, NULL);
+	ph_walk_conservative(v, obj, 16, type->basicsize);
+}
+
 void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type,
 		    int family)
 {
@@ -211,13 +222,23 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 		if (type)
 			ph_walk_instance(v, obj, type);
 		return;
+	case PH_REF_MEMORYVIEW:
+		/* (a layout file older than these fields: as before) */
+		if (r->memoryview_mbuf == PH_ABSENT)
+			walk_unmodelled(v, obj, type);
+		else
+			emit_member(v, obj, r->memoryview_mbuf, "mbuf");
+		return;
+	case PH_REF_MANAGED_BUFFER:
+		/* the exporter, which memoryview.obj returns: often a bytes
+		 * (untracked) far bigger than the view that keeps it */
+		if (r->mbuf_master_obj == PH_ABSENT)
+			walk_unmodelled(v, obj, type);
+		else
+			emit_member(v, obj, r->mbuf_master_obj, "obj");
+		return;
 	case PH_REF_CONSERVATIVE:
-		if (type) {
-			/* since 3.9 a heap type's traverse must visit the type */
-			if ((type->flags & PH_TPFLAGS_HEAPTYPE) && v->t->version_minor >= 9)
-				emit(v, type->address, PH_EDGE_TYPE, 0, NULL);
-			ph_walk_conservative(v, obj, 16, type->basicsize);
-		}
+		walk_unmodelled(v, obj, type);
 		return;
 	case PH_REF_DICT_SUBTYPE:
 	case PH_REF_LIST_SUBTYPE:
