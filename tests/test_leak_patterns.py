@@ -1,8 +1,10 @@
 """The leak patterns users report in real projects, one fixture each
 (fixtures/leak_*.py), on every interpreter found: the snapshot must match
 the fixture's own gc.get_objects() exactly (every type's count and every
-exactly modelled size), and `pyheap chain` must name the holder the
-fixture knows, hop by hop, for a sample of what leaked.
+exactly modelled size), `pyheap chain` must name the holder the fixture
+knows, hop by hop, for a sample of what leaked, `pyheap top` must list
+that holder first (retaining what leaked) and `pyheap suspects` must name
+it as a suspect.
 
 Usage: test_leak_patterns.py [--only LABEL] [--fixture NAME]
 """
@@ -42,6 +44,48 @@ def in_order(text, tokens):
             return False
         at = found + len(token)
     return True
+
+
+def item_text(item):
+    """A top or suspects item as one line: its holder, then its chain."""
+    hops = item.get("chain", {}).get("hops", [])
+    return item.get("holder", "") + " | " + " ".join("%s %s" % (h.get("node", ""), h.get("edge", "")) for h in hops)
+
+
+def holds(item, holder):
+    """Whether a top/suspects item retains what the fixture leaked and is
+    named the way the fixture names its holder."""
+    retained = {row["type"]: row["count"] for row in item.get("by_type", [])}
+    return retained.get(holder["type"], 0) >= holder["count"] and in_order(item_text(item), holder["tokens"])
+
+
+def check_top_and_suspects(R, name, path, holders):
+    """pyheap top: the fixture's holders are its first entries; pyheap
+    suspects: each holder is a suspect (itself, or the largest of a type
+    of holders)."""
+    code, out, err = harness.run_pyheap(["top", "--json", "-n", "10", path])
+    try:
+        items = json.loads(out)["items"] if code == 0 else []
+    except (ValueError, KeyError):
+        items, err = [], err + "\ntop --json is not JSON: " + out[:300]
+    first = items[:len(holders)]
+    for holder in holders:
+        R.check("%s: pyheap top names the holder first (%s, retaining %d %s)"
+                % (name, " ... ".join(holder["tokens"]), holder["count"], holder["type"]),
+                any(holds(item, holder) for item in first),
+                "exit %d %s; top: %s" % (code, err.strip(), "\n".join(
+                    "%d bytes, %s" % (item["retained"], item_text(item)) for item in items[:5])))
+    code, out, err = harness.run_pyheap(["suspects", "--json", path])
+    try:
+        suspects = json.loads(out)["suspects"] if code in (0, 14) else []
+    except (ValueError, KeyError):
+        suspects, err = [], err + "\nsuspects --json is not JSON: " + out[:300]
+    candidates = [s if s.get("kind") == "object" else s.get("largest", {}) for s in suspects]
+    for holder in holders:
+        R.check("%s: pyheap suspects names the holder (%s)" % (name, " ... ".join(holder["tokens"])),
+                code == 14 and any(holds(item, holder) for item in candidates),
+                "exit %d %s; suspects: %s" % (code, err.strip(), "\n".join(
+                    "%s %s" % (s.get("kind"), item_text(c)) for s, c in zip(suspects, candidates))))
 
 
 def run_case(R, label, python, fixture_name):
@@ -84,6 +128,7 @@ def run_case(R, label, python, fixture_name):
                     code == 0 and out.lstrip().split("\n")[0] and in_order(out, sample["holder"])
                     and ("at 0x%x" % sample["address"]) in out,
                     "exit %d:\n%s%s" % (code, out, err))
+        check_top_and_suspects(R, name, path, extra["holders"])
         R.check("%s: target finished normally" % name, fixture.release() == 0, fixture.error_text())
     finally:
         fixture.close()
