@@ -592,9 +592,14 @@ def run_server(program, python, tmp, figures):
         R.check("%s: the server is still running, untraced" % label, harness.target_running(target.pid),
                 harness.describe(target.pid) + target.error_text())
         figures.update({"base": base, "loaded": loaded, "pauses": pauses})
+        stopped = target.stop()
+        # Ctrl-C: a clean exit, a KeyboardInterrupt traceback (1), or the
+        # interpreter re-raising SIGINT on itself (-2, 130); anything else
+        # (a crash) is a failure
+        R.check("%s: the server stops on Ctrl-C like any other time (exit %r)" % (label, stopped),
+                stopped in (0, 1, -signal.SIGINT, 128 + signal.SIGINT), target.error_text())
     finally:
-        code = target.stop()
-        figures["exit"] = code
+        target.kill()
 
 
 def run_sphinx(program, python, tmp, figures):
@@ -615,6 +620,9 @@ def run_sphinx(program, python, tmp, figures):
     target = Target(program, python, tmp)
     try:
         started = time.time()
+        ended = []  # when the build itself ended, not the snapshot running then
+        waiter = threading.Thread(target=lambda: (target.proc.wait(), ended.append(time.time())), daemon=True)
+        waiter.start()
         codes, pauses = [], []
         while target.proc.poll() is None:
             more, more_pauses = snapshots_back_to_back(target, tmp, 1)
@@ -623,7 +631,8 @@ def run_sphinx(program, python, tmp, figures):
             codes += more
             pauses += more_pauses
         code = target.proc.wait(timeout=BOUND * 3)
-        loaded_seconds = time.time() - started
+        waiter.join()
+        loaded_seconds = ended[0] - started
         bad = [c for c in codes if c[0] != 0]
         R.check("%s: %d snapshots back to back during a build of %d documents: all succeed, the build succeeds "
                 "with the same %d pages (%.1f s, %.1f s without snapshots)"
