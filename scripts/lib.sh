@@ -45,9 +45,16 @@ ph_install() {
 	fi
 }
 
+# ph_build [DIR [MESON OPTIONS...]]: configures DIR (default $PYHEAP_BUILD)
+# with the options (applied to an existing directory too) and builds it.
+# The compiler is $CC's, fixed when DIR is first set up.
 ph_build() {
-	if [ ! -f "$PYHEAP_BUILD/build.ninja" ]; then
-		meson setup "$PYHEAP_BUILD" "$PYHEAP_ROOT" >/dev/null || return 1
+	local dir="${1:-$PYHEAP_BUILD}"
+	[ $# -gt 0 ] && shift
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$PYHEAP_ROOT" "$@" >/dev/null || return 1
+	elif [ $# -gt 0 ]; then
+		meson configure "$dir" "$@" >/dev/null || return 1
 	fi
-	ninja -C "$PYHEAP_BUILD" >/dev/null || ninja -C "$PYHEAP_BUILD"
+	ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }

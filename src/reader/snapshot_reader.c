@@ -144,6 +144,7 @@ static struct ph_error *parse_ints(struct scanner *s, const char *what, void *ct
 				   bool (*put)(void *ctx, uint64_t i, int64_t value),
 				   uint64_t *count)
 {
+	*count = 0;
 	skip_ws(s);
 	if (s->p >= s->end || *s->p != '[')
 		return bad(s, what);
