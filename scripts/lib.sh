@@ -58,3 +58,27 @@ ph_build() {
 	fi
 	ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
+
+# ph_npm_install DIR: the JavaScript packages of tests/js/package.json in
+# DIR/node_modules (a cache inside the build directory, never committed;
+# reinstalled when package.json changes). PUPPETEER_SKIP_DOWNLOAD: memlab
+# depends on puppeteer, which would otherwise download a browser. Prints
+# why on failure (no npm, no registry) and returns 1.
+ph_npm_install() {
+	local dir="$1"
+	if ! command -v npm >/dev/null; then
+		echo "npm is not installed (apt-get install npm)"
+		return 1
+	fi
+	mkdir -p "$dir" || return 1
+	if [ -d "$dir/node_modules" ] && cmp -s "$PYHEAP_ROOT/tests/js/package.json" "$dir/package.json"; then
+		return 0
+	fi
+	cp "$PYHEAP_ROOT/tests/js/package.json" "$dir/package.json" || return 1
+	if ! (cd "$dir" && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error \
+		>"$dir/npm-install.log" 2>&1); then
+		echo "npm install failed (registry unreachable?): $(tail -3 "$dir/npm-install.log" | tr '\n' ' ')"
+		rm -f "$dir/package.json"
+		return 1
+	fi
+}
