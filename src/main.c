@@ -16,6 +16,7 @@ static const char main_usage[] =
     "  suspects       leak suspects: who holds an outsized share, or what grew\n"
     "  layout FILE    struct layouts of an interpreter build, for hosts without debug info\n"
     "  export FILE    a snapshot's graph for Chrome DevTools and memlab (.heapsnapshot)\n"
+    "  report A [B]   one self-contained HTML page: summary, suspects, treemap, types\n"
     "\n"
     "Run 'pyheap <command> --help' for a command's options.\n"
     "\n"
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
 		return cmd_layout(argc - 1, argv + 1);
 	if (strcmp(command, "export") == 0)
 		return cmd_export(argc - 1, argv + 1);
+	if (strcmp(command, "report") == 0)
+		return cmd_report(argc - 1, argv + 1);
 	fprintf(stderr, "pyheap: '%s' is not a command\n\n%s", command, main_usage);
 	return PH_EXIT_USAGE;
 }

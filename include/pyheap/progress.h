@@ -22,7 +22,7 @@ struct ph_progress {
 	bool enabled;      /* stderr is a terminal and not quiet */
 	bool colour;
 	bool shown;        /* a line is on the screen */
-	const char *what;  /* "exporting nodes" */
+	char what[160];    /* "exporting nodes" (copied) */
 	uint64_t total;    /* 0 when unknown: a count is shown instead of a percentage */
 	uint64_t next_check; /* done-count at which to look at the clock again */
 	uint64_t step;
@@ -41,6 +41,8 @@ static inline void ph_progress_update(struct ph_progress *p, uint64_t done)
 	if (p->enabled && done >= p->next_check)
 		ph_progress_tick(p, done);
 }
+/* Erases the line for a message; the next update draws it again. */
+void ph_progress_clear(struct ph_progress *p);
 /* Erases the line; call before printing anything else to stderr. */
 void ph_progress_end(struct ph_progress *p);
 

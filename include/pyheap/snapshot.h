@@ -11,6 +11,7 @@
 #include "pyheap/graph.h"
 #include "pyheap/heap_bytes.h"
 #include "pyheap/layout.h"
+#include "pyheap/progress.h"
 
 /* How the heap is read (README, "Safety"):
  * copy    - all of the target's writable memory is copied while it is
@@ -42,6 +43,7 @@ struct ph_snapshot_options {
 	bool graph;           /* build the reference graph */
 	bool redact;          /* replace str contents by their length and a hash */
 	const char *layout_file; /* layouts from a file instead of DWARF */
+	struct ph_progress *meter; /* NULL, or the progress line the walk updates */
 };
 
 struct ph_type_count {

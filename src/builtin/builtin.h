@@ -12,5 +12,6 @@ int cmd_layout(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_suspects(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -2,12 +2,24 @@
 
 #include "../util.h"
 
+#include <stdio.h>
 #include <string.h>
 
-struct ph_error *ph_heap_model_load(const char *path, struct ph_heap_model *out)
+static void step(struct ph_progress *progress, const char *what, const char *path)
+{
+	if (!progress)
+		return;
+	char text[160];
+	snprintf(text, sizeof(text), "%s %.100s", what, path);
+	ph_progress_status(progress, text);
+}
+
+struct ph_error *ph_heap_model_load(const char *path, struct ph_progress *progress,
+				    struct ph_heap_model *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->path = path;
+	step(progress, "reading", path);
 	uint64_t start_ns = ph_now_ns();
 	struct ph_error *err = ph_snapshot_load(path, &out->snapshot);
 	out->load_ms = (double)(ph_now_ns() - start_ns) / 1e6;
@@ -24,11 +36,13 @@ struct ph_error *ph_heap_model_load(const char *path, struct ph_heap_model *out)
 	if (cJSON_IsNumber(rss))
 		ph_double_to_u64(rss->valuedouble, UINT64_MAX >> 1, &out->rss_bytes);
 	const struct ph_graph *g = &out->snapshot.graph;
+	step(progress, "computing the dominator tree of", path);
 	start_ns = ph_now_ns();
 	err = ph_dominators_compute(g, &out->dominators);
 	if (!err)
 		err = ph_dominators_children(&out->dominators);
 	out->dominators_ms = (double)(ph_now_ns() - start_ns) / 1e6;
+	step(progress, "finding the shortest chains in", path);
 	if (!err && !ph_paths_compute(g, &out->paths))
 		err = ph_error_new(PH_EXIT_INTERNAL, "out of memory computing chains for %s", path);
 	if (!err)

@@ -7,6 +7,7 @@
 #include "pyheap/chain.h"
 #include "pyheap/dominators.h"
 #include "pyheap/heap_bytes.h"
+#include "pyheap/progress.h"
 #include "pyheap/snapshot_reader.h"
 
 struct ph_heap_model {
@@ -19,8 +20,10 @@ struct ph_heap_model {
 	double load_ms, dominators_ms; /* reading the file; the dominator tree */
 };
 
-/* PH_EXIT_BAD_INPUT for a snapshot without a graph (naming --no-graph). */
-struct ph_error *ph_heap_model_load(const char *path, struct ph_heap_model *out);
+/* PH_EXIT_BAD_INPUT for a snapshot without a graph (naming --no-graph).
+ * progress (may be NULL) names each step as it starts. */
+struct ph_error *ph_heap_model_load(const char *path, struct ph_progress *progress,
+				    struct ph_heap_model *out);
 void ph_heap_model_free(struct ph_heap_model *model);
 /* Bytes of the whole Python heap, reachable or not: the base of shares. */
 uint64_t ph_heap_model_total(const struct ph_heap_model *model);

@@ -193,6 +193,8 @@ int cmd_snap(int argc, char **argv)
 		}
 	}
 
+	struct ph_progress meter;
+	ph_progress_begin(&meter, quiet, "objects walked", 0);
 	struct ph_snapshot_options options = {
 	    .timeout_ms = (unsigned)(timeout_s * 1000),
 	    .max_attempts = (unsigned)attempts,
@@ -201,9 +203,14 @@ int cmd_snap(int argc, char **argv)
 	    .redact = redact,
 	    .layout_file = layout_file,
 	    .policy = policy,
+	    .meter = &meter,
 	};
 	struct ph_snapshot *snap;
 	struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);
+	if (!err)
+		ph_progress_status(&meter, "writing the snapshot");
+	else
+		ph_progress_end(&meter);
 	if (err) {
 		if (output) {
 			fclose(out);
@@ -216,6 +223,7 @@ int cmd_snap(int argc, char **argv)
 	bool written = ph_snapshot_write_json(snap, out);
 	if (out != stdout ? fclose(out) != 0 : fflush(out) != 0)
 		written = false;
+	ph_progress_end(&meter);
 	if (timings)
 		fprintf(stderr,
 			"pyheap: timings: setup %.1f ms, choose %.1f ms, prepare copy %.1f ms, stopped "

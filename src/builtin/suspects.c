@@ -36,7 +36,10 @@ static struct ph_heap_view view_of(struct ph_heap_model *m)
 static int one_snapshot(const char *path, bool json)
 {
 	struct ph_heap_model model;
-	struct ph_error *err = ph_heap_model_load(path, &model);
+	struct ph_progress progress;
+	ph_progress_begin(&progress, false, "suspects", 0);
+	struct ph_error *err = ph_heap_model_load(path, &progress, &model);
+	ph_progress_end(&progress);
 	if (err)
 		return ph_error_report(err);
 	struct ph_heap_view view = view_of(&model);
@@ -70,10 +73,15 @@ static int two_snapshots(const char *path_a, const char *path_b, bool json, size
 		return PH_EXIT_USAGE;
 	}
 	struct ph_heap_model a, b;
-	struct ph_error *err = ph_heap_model_load(path_a, &a);
-	if (err)
+	struct ph_progress progress;
+	ph_progress_begin(&progress, false, "suspects", 0);
+	struct ph_error *err = ph_heap_model_load(path_a, &progress, &a);
+	if (err) {
+		ph_progress_end(&progress);
 		return ph_error_report(err);
-	err = ph_heap_model_load(path_b, &b);
+	}
+	err = ph_heap_model_load(path_b, &progress, &b);
+	ph_progress_end(&progress);
 	if (err) {
 		ph_heap_model_free(&a);
 		return ph_error_report(err);

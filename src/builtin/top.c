@@ -134,7 +134,10 @@ int cmd_top(int argc, char **argv)
 		return PH_EXIT_USAGE;
 	}
 	struct ph_heap_model model;
-	struct ph_error *err = ph_heap_model_load(argv[optind], &model);
+	struct ph_progress progress;
+	ph_progress_begin(&progress, false, "top", 0);
+	struct ph_error *err = ph_heap_model_load(argv[optind], &progress, &model);
+	ph_progress_end(&progress);
 	if (err)
 		return ph_error_report(err);
 	struct ph_heap_view view = {&model.snapshot.graph, &model.dominators, &model.paths, &model.heap,

@@ -36,7 +36,7 @@ void ph_progress_begin(struct ph_progress *p, bool quiet, const char *what, uint
 	if (!p->enabled)
 		return;
 	p->colour = colour_wanted();
-	p->what = what;
+	snprintf(p->what, sizeof(p->what), "%s", what);
 	p->total = total;
 	p->start_ns = ph_now_ns();
 	/* tests see the line at once instead of after the delay */
@@ -49,7 +49,7 @@ void ph_progress_phase(struct ph_progress *p, const char *what, uint64_t total)
 {
 	if (!p->enabled)
 		return;
-	p->what = what;
+	snprintf(p->what, sizeof(p->what), "%s", what);
 	p->total = total;
 	set_step(p);
 	p->last_draw_ns = 0;
@@ -74,7 +74,7 @@ void ph_progress_status(struct ph_progress *p, const char *what)
 	char line[256];
 	snprintf(line, sizeof(line), "pyheap: %s", what);
 	draw(p, line);
-	p->what = what;
+	snprintf(p->what, sizeof(p->what), "%s", what);
 	p->total = 0;
 	set_step(p);
 }
@@ -108,6 +108,15 @@ void ph_progress_tick(struct ph_progress *p, uint64_t done)
 	char line[256];
 	snprintf(line, sizeof(line), "pyheap: %s %s, %.0f s", p->what, amount, seconds);
 	draw(p, line);
+}
+
+void ph_progress_clear(struct ph_progress *p)
+{
+	if (!p->enabled)
+		return;
+	erase(p);
+	fflush(stderr);
+	p->last_draw_ns = 0;
 }
 
 void ph_progress_end(struct ph_progress *p)

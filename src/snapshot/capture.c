@@ -221,7 +221,7 @@ static struct ph_error *walk(const struct ph_snapshot_options *options, struct p
 	uint64_t dummy_pointer;
 	if (ph_image_symbol(t->image, "_PySet_Dummy", &dummy_pointer))
 		ph_read_u64(t, dummy_pointer, &t->set_dummy);
-	struct ph_graph_builder builder = {t, types, &snap->graph, false, 0, NULL, 0, 0};
+	struct ph_graph_builder builder = {t, types, &snap->graph, false, 0, NULL, 0, 0, options->meter};
 	struct walk_state state = {t, types, 0, options->graph ? &builder : NULL};
 	ph_graph_free(&snap->graph);
 	ph_graph_init(&snap->graph);
@@ -644,6 +644,8 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 							  : "a collection was running at every stop");
 			break;
 		}
+		if (options->meter)
+			ph_progress_clear(options->meter);
 		if (options->progress)
 			fprintf(stderr, "pyheap: retrying (%s)\n",
 				result.status == PH_WALK_COLLECTING ? "a collection is running"

@@ -353,6 +353,8 @@ bool ph_graph_build(struct ph_graph_builder *b)
 			g->nodes[i].flags |= PH_NODE_TRUNCATED;
 		if (v.conservative)
 			g->nodes[i].flags |= PH_NODE_CONSERVATIVE;
+		if (b->meter)
+			ph_progress_update(b->meter, i);
 	}
 	free(b->label_slots);
 	b->label_slots = NULL;

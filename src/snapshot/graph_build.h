@@ -3,6 +3,7 @@
 #define PYHEAP_GRAPH_BUILD_H
 
 #include "pyheap/graph.h"
+#include "pyheap/progress.h"
 #include "pyheap/target.h"
 #include "pyheap/type_table.h"
 
@@ -19,6 +20,7 @@ struct ph_graph_builder {
 	uint64_t invalid_referents; /* pointers that did not lead to an object */
 	struct ph_label_slot *label_slots;
 	size_t label_capacity, label_count;
+	struct ph_progress *meter; /* NULL, or updated per node walked */
 };
 
 /* Registers one GC-tracked object (called from the GC walk). */
