@@ -9,9 +9,11 @@
    getFullHeapFromFile() and Chrome DevTools' own HeapSnapshotLoader +
    JSHeapSnapshot must parse it with the same node and edge counts, and
    both must give the seed's exception (the module-level
-   ParseBookException) the retained size computed here by hand: the bytes
-   of everything a root reaches that no root reaches once the exception is
-   taken out (a reachability difference over the snapshot's own graph).
+   ParseBookException) the retained size pyheap itself computes (pyheap
+   top, from its dominator tree), which must also equal the one computed
+   here by hand: the bytes of everything a root reaches that no root
+   reaches once the exception is taken out (a reachability difference
+   over the snapshot's own graph).
    Without npm or the packages, these checks are skips that say why;
 3. memory: exporting a 1,000,000-object snapshot needs no more than
    loading it (pyheap chain loads the same graph) plus a bounded margin.
@@ -241,8 +243,23 @@ def devtools_bundle(R):
     return bundle
 
 
-def check_readers(R, name, graph, path, exception, bundle):
+def pyheap_retained(snapshot_path, address):
+    """pyheap's own retained size of the object at address (pyheap top)."""
+    code, out, err = harness.run_pyheap(["top", "--type", "builtins.Exception", "--limit", "1000", "--json",
+                                         snapshot_path])
+    if code != 0:
+        return None, "pyheap top exit %d: %s" % (code, err)
+    for item in json.loads(out)["items"]:
+        if item["address"] == address:
+            return item["retained"], ""
+    return None, "pyheap top does not list 0x%x" % address
+
+
+def check_readers(R, name, graph, path, exception, bundle, snapshot_path):
     expected, objects = graph.retained(exception)
+    own, why = pyheap_retained(snapshot_path, graph.address[exception])
+    R.check(name + ": pyheap's own retained size of the seed's exception (top) = the hand-computed %d bytes"
+            % expected, own == expected, "pyheap top: %s %s" % (own, why))
     prefix = "<%s 0x%x>" % (graph.strings[graph.type[exception]], graph.address[exception])
     result, err = run_js("memlab_load.js", [path, prefix])
     if R.check(name + ": memlab getFullHeapFromFile() parses it", result is not None, err):
@@ -251,8 +268,9 @@ def check_readers(R, name, graph, path, exception, bundle):
                 "memlab %d nodes, %d edges; pyheap %d + 1, %d + %d" % (result["node_count"], result["edge_count"],
                                                                       graph.n, len(graph.to), len(graph.roots)))
         got = [m["retained_size"] for m in result["matches"]]
-        R.check(name + ": memlab's retainedSize of the seed's exception = the hand-computed %d bytes (%d objects)"
-                % (expected, objects), got == [expected], "memlab: %s" % got)
+        R.check(name + ": memlab's retainedSize of the seed's exception = pyheap's and the hand-computed %d bytes "
+                "(%d objects)" % (expected, objects), got == [expected] and own == expected,
+                "memlab: %s, pyheap: %s" % (got, own))
     if not bundle:
         return
     result, err = run_js("devtools_load.mjs", [bundle, path, "--class", "<__main__.Book>", prefix])
@@ -261,8 +279,8 @@ def check_readers(R, name, graph, path, exception, bundle):
                 result["node_count"] == graph.n + 1 and result["edge_count"] == len(graph.to) + len(graph.roots),
                 "DevTools %d nodes, %d edges" % (result["node_count"], result["edge_count"]))
         got = [m["retained_size"] for m in result["matches"]]
-        R.check(name + ": DevTools' retained size of the seed's exception = the hand-computed %d bytes" % expected,
-                got == [expected], "DevTools: %s" % got)
+        R.check(name + ": DevTools' retained size of the seed's exception = pyheap's and the hand-computed %d bytes"
+                % expected, got == [expected] and own == expected, "DevTools: %s, pyheap: %s" % (got, own))
         books = sum(1 for t in graph.type if graph.strings[t] == "__main__.Book")
         summary = result["classes"].get("<__main__.Book>", {})
         R.check(name + ": DevTools' Summary groups the %d Books under one class <__main__.Book>" % books,
@@ -304,9 +322,13 @@ def run_seed(R, label, python, readers_reason, bundle, tmp):
     if not R.check(name + ": the seed's exception is in the graph", exception is not None, ""):
         return
     if readers_reason:
+        expected, objects = graph.retained(exception)
+        own, why = pyheap_retained(snapshot_path, graph.address[exception])
+        R.check(name + ": pyheap's own retained size of the seed's exception (top) = the hand-computed %d bytes"
+                % expected, own == expected, "pyheap top: %s %s" % (own, why))
         R.skip(name + ": memlab and DevTools read the export", readers_reason)
     else:
-        check_readers(R, name, graph, export_path, exception, bundle)
+        check_readers(R, name, graph, export_path, exception, bundle, snapshot_path)
     os.unlink(export_path)
 
 

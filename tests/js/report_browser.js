@@ -55,6 +55,9 @@ async function main() {
     // click "type": by name, ascending
     await page.locator('#types thead th').nth(0).click();
     result.by_name = {names: await column(0), sort: await sortState()};
+    // the page sorts names with localeCompare: check with the same rule
+    result.by_name.sorted = result.by_name.names.every(
+        (name, i, names) => i === 0 || names[i - 1].localeCompare(name) <= 0);
     // click the second column (objects, or objects A): descending, then again: ascending
     await page.locator('#types thead th').nth(1).click();
     result.by_count_descending = {values: await column(1), names: await column(0), sort: await sortState()};
