@@ -25,7 +25,7 @@ _pyheap() {
 		cword=$COMP_CWORD
 	fi
 
-	local commands="snap diff chain layout export report help"
+	local commands="snap diff chain top suspects layout export report help"
 	if [ "$cword" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "$commands --help --version" -- "$cur"))
 		return
@@ -36,6 +36,8 @@ _pyheap() {
 	snap) options="--output --timeout --attempts --no-graph --debuginfo --layout --timings --redact --quiet --help" ;;
 	diff) options="--all --limit --sort --containers --json --help" ;;
 	chain) options="--type --address --all --max --dot --json --pid --help" ;;
+	top) options="--limit --type --json --help" ;;
+	suspects) options="--limit --json --help" ;;
 	layout) options="--debuginfo --output --help" ;;
 	export) options="--format --output --quiet --help" ;;
 	report) options="--output --limit --quiet --help" ;;
