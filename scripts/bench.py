@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,44 @@ class Target:
         self.proc.wait()
 
 
-def measure(pyheap, python, objects, limit, bandwidth, tmp):
+def memlab_side_by_side(pyheap, snapshot, node_modules, tmp, row):
+    """pyheap top on a snapshot, its export, and memlab loading the export
+    (parse, shortest paths, Lengauer-Tarjan dominators, retained sizes)."""
+    lines = []
+    code, row["top_s"], peak, _ = timed([pyheap, "top", "--timings", snapshot], lines)
+    for line in lines:
+        found = re.search(r"dominators ([0-9.]+) ms \(([0-9]+) nodes.*?([0-9.]+) per node\)", line)
+        if found:
+            row["dominators_s"] = float(found.group(1)) / 1000
+            row["nodes"] = int(found.group(2))
+            row["dominator_bytes_per_node"] = float(found.group(3))
+    row["top_peak_mb"] = peak / 1024
+    exported = os.path.join(tmp, "a.heapsnapshot")
+    code, row["export_s"], peak, _ = timed([pyheap, "export", "-q", "--format", "heapsnapshot", snapshot,
+                                           "-o", exported])
+    row["export_peak_mb"] = peak / 1024
+    if code != 0:
+        return
+    row["heapsnapshot_mb"] = os.path.getsize(exported) / 1e6
+    if node_modules:
+        env = dict(os.environ, NODE_PATH=node_modules, NODE_OPTIONS="--max-old-space-size=%d" % (16 << 10))
+        proc = subprocess.run(["/usr/bin/time", "-f", "%e %M", "node",
+                               os.path.join(ROOT, "tests", "js", "memlab_load.js"), exported],
+                              capture_output=True, text=True, env=env)
+        # memlab's console leaves erase-line escapes on stderr: the last
+        # "seconds KiB" pair is /usr/bin/time's
+        times = re.findall(r"([0-9.]+) ([0-9]+)\s*$", proc.stderr)
+        last = times[-1] if times else ("0", "0")
+        if proc.returncode == 0:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            row.update(memlab_s=float(last[0]), memlab_peak_mb=int(last[1]) / 1024,
+                       memlab_load_s=result["seconds"], memlab_nodes=result["node_count"])
+        else:
+            row["memlab_error"] = proc.stderr.strip().splitlines()[-2:] if proc.stderr else "exit %d" % proc.returncode
+    os.unlink(exported)
+
+
+def measure(pyheap, python, objects, limit, bandwidth, tmp, node_modules=None):
     target = Target(python, objects)
     pid = target.proc.pid
     row = {"objects_tracked": target.ready["tracked"]}
@@ -120,6 +158,8 @@ def measure(pyheap, python, objects, limit, bandwidth, tmp):
         row["backref_gave_up"] = backref.get("gave_up_after")
     finally:
         target.close()
+    # after the target is gone: memlab needs several times the file's size
+    memlab_side_by_side(pyheap, a, node_modules, tmp, row)
     return row
 
 
@@ -280,6 +320,7 @@ def write_doc(path, rows, seeds, bandwidth, touch, args):
                 fmt(r.get("prepare_ms"), 0), fmt(r.get("stopped_ms"), 0), fmt(r.get("walk_ms"), 0),
                 fmt(r.get("write_ms"), 0)))
         write_goals(f, rows, seeds, touch)
+        write_retained(f, rows, args)
         write_growth(f, rows)
 
 
@@ -357,6 +398,52 @@ def write_goals(f, rows, seeds, touch):
             "cost above.\n\n" % (touch[0], touch[1], touch[1] * 256 / 1000))
 
 
+def write_retained(f, rows, args):
+    f.write("## Retained sizes: `pyheap top` next to memlab\n\n"
+            "The same snapshot (the first of each row above), analysed by `pyheap top --timings` (load, "
+            "dominator tree, shortest chains, the report: *top*; *dominators* is the semi-NCA dominator tree "
+            "with retained sizes alone, and *bytes/node* the most it holds at once beyond the loaded graph) and "
+            "exported with `pyheap export --format heapsnapshot`; memlab (`@memlab/heap-analysis` %s, Node %s) "
+            "then loads the export with `getFullHeapFromFile()`: parse, shortest paths, Lengauer-Tarjan "
+            "dominators and retained sizes (*memlab load* is that call, *memlab wall* the whole node process). "
+            "Wall times and peak RSS from `/usr/bin/time`.\n\n"
+            % (args.memlab_version or "not installed", args.node_version or "-"))
+    f.write("| Python | nodes | dominators | bytes/node | pyheap top | top peak | export | .heapsnapshot | "
+            "memlab load | memlab wall | memlab peak | memlab load / top |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    for r in rows:
+        ratio = r["memlab_load_s"] / max(r["top_s"], 1e-3) if r.get("memlab_load_s") and r.get("top_s") else None
+        f.write("| %s | %s | %s s | %s | %s s | %s MB | %s s | %s MB | %s | %s | %s | %s |\n" % (
+            r["python"], "{:,}".format(r.get("nodes") or 0), fmt(r.get("dominators_s")),
+            fmt(r.get("dominator_bytes_per_node"), 1), fmt(r.get("top_s")), fmt(r.get("top_peak_mb"), 0),
+            fmt(r.get("export_s")), fmt(r.get("heapsnapshot_mb"), 0),
+            (fmt(r.get("memlab_load_s")) + " s") if r.get("memlab_load_s") else
+            ("failed: %s" % r["memlab_error"] if r.get("memlab_error") else "-"),
+            (fmt(r.get("memlab_s")) + " s") if r.get("memlab_s") else "-",
+            (fmt(r.get("memlab_peak_mb"), 0) + " MB") if r.get("memlab_peak_mb") else "-",
+            ("%.1fx" % ratio) if ratio else "-"))
+    f.write("\n")
+    for r in rows:
+        if r.get("dominators_s") is None:
+            continue
+        limit = 0.5 if r["objects"] <= 1500000 else 3.0 if r["objects"] >= 4000000 else None
+        if limit is None:
+            continue
+        ratio = r["memlab_load_s"] / max(r["top_s"], 1e-3) if r.get("memlab_load_s") and r.get("top_s") else None
+        f.write("**Retained sizes, %s** (%s objects, %s nodes):\n\n" % (
+            r["python"], "{:,}".format(r["objects"]), "{:,}".format(r.get("nodes") or 0)))
+        items = [verdict(r["dominators_s"] <= limit, "dominators and retained sizes %.2f s (goal %.1f s)"
+                         % (r["dominators_s"], limit)),
+                 verdict(r["dominator_bytes_per_node"] <= 40, "%.1f bytes per node beyond the loaded graph (goal 40)"
+                         % r["dominator_bytes_per_node"])]
+        if ratio:
+            items.append(verdict(ratio >= 10, "memlab's load and dominators %.1f s vs pyheap top %.2f s: %.1fx "
+                                 "(goal 10x)" % (r["memlab_load_s"], r["top_s"], ratio)))
+        for item in items:
+            f.write("- %s\n" % item)
+        f.write("\n")
+
+
 def agree(r):
     """The pause the target felt and the one pyheap reports, within the
     ticker's resolution: its 1 ms sleep, and the longest gap it saw in a
@@ -398,8 +485,18 @@ def main():
     parser.add_argument("--seed-descriptions", default="50,5000000")
     parser.add_argument("--backref-limit", type=int, default=300)
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    parser.add_argument("--node-modules", help="npm packages of tests/js (memlab); without them memlab is left out")
     args = parser.parse_args()
-    args.raw = sys.argv[3:]
+    args.raw = [a for a in sys.argv[3:] if not a.startswith("--node-modules")]
+    args.memlab_version = args.node_version = None
+    if args.node_modules:
+        try:
+            with open(os.path.join(args.node_modules, "@memlab", "heap-analysis", "package.json")) as f:
+                args.memlab_version = json.load(f)["version"]
+            args.node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+        except (OSError, ValueError, KeyError):
+            print("bench: no memlab in %s; leaving it out" % args.node_modules, file=sys.stderr)
+            args.node_modules = None
     found, _ = interpreters.find()
     wanted = ["pyenv-%s" % v for v in args.pythons.split(",") if v]
     pythons = [(label, path) for label, path in found if label in wanted]
@@ -426,7 +523,7 @@ def main():
         for label, python in pythons:
             for size in (int(s) for s in args.sizes.split(",")):
                 started = time.time()
-                row = measure(args.pyheap, python, size, args.backref_limit, bandwidth, tmp)
+                row = measure(args.pyheap, python, size, args.backref_limit, bandwidth, tmp, args.node_modules)
                 row["python"] = label.replace("pyenv-", "")
                 rows.append(row)
                 print("%s %d objects: %s (%.0f s)" % (label, size, json.dumps(row), time.time() - started), flush=True)
