@@ -33,10 +33,10 @@ _pyheap() {
 
 	local command="${words[1]}" options=""
 	case "$command" in
-	snap) options="--output --timeout --attempts --no-graph --debuginfo --layout --timings --redact --quiet --help" ;;
+	snap) options="--output --timeout --attempts --no-graph --debuginfo --layout --policy --core --exe --sysroot --timings --redact --quiet --help" ;;
 	diff) options="--all --limit --sort --containers --json --help" ;;
 	chain) options="--type --address --all --max --dot --json --pid --help" ;;
-	top) options="--limit --type --json --help" ;;
+	top) options="--limit --type --address --json --timings --help" ;;
 	suspects) options="--limit --json --help" ;;
 	layout) options="--debuginfo --output --help" ;;
 	export) options="--format --output --quiet --help" ;;

@@ -4,10 +4,12 @@
 PYHEAP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYHEAP_BUILD="${PYHEAP_BUILD:-$PYHEAP_ROOT/build}"
 
-# Debian packages: to build, to run the tests, and the debug info of the
-# system python3.11 (a stripped binary) so it can be tested too.
-PYHEAP_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libelf-dev libdw-dev libcjson-dev"
-PYHEAP_TEST_PACKAGES="python3 binutils elfutils util-linux procps python3.11-dbg debuginfod libdebuginfod1"
+# Debian packages: to build (libzstd-dev: zstd cores read directly), to run
+# the tests (gdb: gcore makes the cores of the core suite; zstd compresses
+# one), and the debug info of the system python3.11 (a stripped binary) so
+# it can be tested too.
+PYHEAP_BUILD_PACKAGES="gcc libc6-dev pkg-config meson ninja-build libelf-dev libdw-dev libcjson-dev libzstd-dev"
+PYHEAP_TEST_PACKAGES="python3 binutils elfutils util-linux procps python3.11-dbg debuginfod libdebuginfod1 gdb zstd"
 # the real programs of tests/test_real_programs.py (Tornado's demos are in its -doc package)
 PYHEAP_REAL_PROGRAM_PACKAGES="python3-flask python3-tornado python-tornado-doc python3-aiohttp python3-sphinx"
 

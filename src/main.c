@@ -10,6 +10,7 @@ static const char main_usage[] =
     "\n"
     "Commands:\n"
     "  snap PID       snapshot a running CPython process's heap as JSON\n"
+    "  snap --core CORE   the same from a core file (gcore, the kernel, systemd-coredump)\n"
     "  chain          who keeps objects of a type alive: the shortest chain from a root\n"
     "  diff A B       what grew between two snapshots\n"
     "  top            what keeps the most memory alive (retained sizes)\n"
@@ -43,7 +44,11 @@ static const char main_usage[] =
     "  13  nothing matched (chain, top: no object of that type or address)\n"
     "  14  suspects: leak suspects were found\n"
     "  15  the snapshot would not fit pyheap's memory budget (half of MemAvailable,\n"
-    "      or PYHEAP_MEMORY_BUDGET_MB); the target was released\n";
+    "      or PYHEAP_MEMORY_BUDGET_MB); the target was released\n"
+    "  16  snap --core: the core file is truncated (a partial snapshot is written\n"
+    "      when the interpreter's state could be read)\n"
+    "  17  snap --core: a file the core's process mapped is not on disk (--sysroot)\n"
+    "  18  snap --core: a file on disk has another build-id than the one mapped\n";
 
 int main(int argc, char **argv)
 {

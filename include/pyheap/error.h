@@ -24,6 +24,9 @@ enum ph_exit {
 	PH_EXIT_NO_MATCH = 13,     /* a query matched nothing */
 	PH_EXIT_SUSPECTS = 14,     /* suspects: leak suspects were found (like diff(1)'s 1) */
 	PH_EXIT_MEMORY_BUDGET = 15, /* the snapshot would not fit pyheap's memory budget */
+	PH_EXIT_CORE_TRUNCATED = 16, /* a core file ends before the memory it says it saved */
+	PH_EXIT_MISSING_FILE = 17,   /* a file the core maps is not on disk (see --sysroot) */
+	PH_EXIT_BUILD_ID_MISMATCH = 18, /* a file on disk is not the one the core's process mapped */
 };
 
 struct ph_error {

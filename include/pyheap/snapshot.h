@@ -54,6 +54,22 @@ struct ph_type_count {
 	bool size_exact;
 };
 
+/* Where a snapshot from a core file came from (target.core). */
+struct ph_snapshot_core {
+	char path[4096];       /* the core file as given */
+	char format[16];       /* "elf", or "zstd" when pyheap decompressed it */
+	char writer[16];       /* "gdb" or "kernel" (gdb adds notes of its own) */
+	int signal;            /* the signal that made the core, 0 for none */
+	char command_line[81]; /* NT_PRPSINFO: the first 80 bytes of the command line */
+	char sysroot[4096];    /* --sysroot, or "" */
+	char time_source[32];  /* what capture.time is: the core's "file name" or "file time" */
+	uint64_t size;         /* bytes of the (decompressed) core */
+	uint64_t saved_bytes;  /* memory the core holds */
+	uint64_t truncated_bytes; /* of which missing from a truncated file */
+	uint64_t file_bytes;   /* memory read from mapped files instead (build-ids checked) */
+	unsigned files_read;   /* mapped files those bytes came from */
+};
+
 struct ph_snapshot {
 	pid_t pid;
 	uint64_t start_ticks; /* /proc/PID/stat starttime: with pid, names the process */
@@ -95,7 +111,9 @@ struct ph_snapshot {
 	 * in the copy buffers, stopped (copying, or walking), walking */
 	double setup_ms, choose_ms, prepare_ms, stopped_ms, walk_ms;
 	bool complete;      /* false: a partial view, see problem */
-	char problem[256];  /* what could not be read, when incomplete */
+	int partial_exit_code; /* exit code for an incomplete snapshot; 0: PH_EXIT_INCONSISTENT */
+	struct ph_snapshot_core *core; /* snap --core; NULL for a live process */
+	char problem[1024]; /* what could not be read, when incomplete */
 	unsigned broken_lists;
 };
 

@@ -1,4 +1,4 @@
-/* pyheap snap PID [-o FILE] [--timeout SECONDS] */
+/* pyheap snap PID [-o FILE] [--timeout SECONDS]; pyheap snap --core CORE */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "pyheap/core_snapshot.h"
 #include "pyheap/error.h"
 #include "pyheap/image.h"
 #include "pyheap/safe_text.h"
@@ -18,10 +19,12 @@
 
 static const char snap_usage[] =
     "usage: pyheap snap [options] PID\n"
+    "       pyheap snap [options] --core CORE [--exe FILE] [--sysroot DIR]\n"
     "\n"
     "Stops every thread of the CPython process PID, reads its GC object lists\n"
     "through the interpreter's DWARF debug info, resumes it, and writes a JSON\n"
-    "snapshot (per-type counts and sizes) to standard output.\n"
+    "snapshot (per-type counts and sizes) to standard output. With --core, reads\n"
+    "the same from a core file (gcore, the kernel, systemd-coredump) instead.\n"
     "\n"
     "  -o, --output FILE   write the snapshot to FILE (created mode 0600)\n"
     "  -t, --timeout SECS  never keep the target stopped longer than this\n"
@@ -35,6 +38,13 @@ static const char snap_usage[] =
     "                      stripped interpreter with the same build-id\n"
     "      --policy P      how the heap is read: auto (default), copy, sparse or\n"
     "                      stopped (README, Safety); also PYHEAP_POLICY\n"
+    "      --core CORE     snapshot a core file instead of a process (plain, or\n"
+    "                      zstd-compressed as systemd-coredump stores it)\n"
+    "      --exe FILE      with --core: the executable, when it is not where the\n"
+    "                      core says (checked by build-id)\n"
+    "      --sysroot DIR   with --core: find the core's files (libraries, the\n"
+    "                      executable, /usr/lib/debug) under DIR, for a core from\n"
+    "                      another machine or container\n"
     "      --timings       where the time went, on stderr\n"
     "      --redact        no string contents in the snapshot: dict keys and\n"
     "                      exception messages become their length and a hash\n"
@@ -73,8 +83,11 @@ static void print_summary(const struct ph_snapshot *snap, const char *version)
 		fprintf(stderr, "%s in GC-tracked objects (untracked str, int... not counted: --no-graph)",
 			tracked);
 	}
-	fprintf(stderr, ", target RSS %s; Python %s (pid %d), paused %.1f ms\n", rss, version,
-		(int)snap->pid, snap->pause_ms);
+	if (snap->core)
+		fprintf(stderr, "; Python %s (pid %d), from its core\n", version, (int)snap->pid);
+	else
+		fprintf(stderr, ", target RSS %s; Python %s (pid %d), paused %.1f ms\n", rss, version,
+			(int)snap->pid, snap->pause_ms);
 }
 
 int cmd_snap(int argc, char **argv)
@@ -85,6 +98,8 @@ int cmd_snap(int argc, char **argv)
 	    {"no-graph", no_argument, NULL, 'G'},      {"redact", no_argument, NULL, 'R'},
 	    {"debuginfo", required_argument, NULL, 'D'}, {"layout", required_argument, NULL, 'L'},
 	    {"timings", no_argument, NULL, 'T'},       {"policy", required_argument, NULL, 'P'},
+	    {"core", required_argument, NULL, 'C'},
+	    {"exe", required_argument, NULL, 'E'},      {"sysroot", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	const char *output = NULL;
@@ -98,6 +113,7 @@ int cmd_snap(int argc, char **argv)
 			policy_env);
 		return PH_EXIT_USAGE;
 	}
+	struct ph_core_source_options core = {NULL, NULL, NULL};
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:t:qh", long_options, NULL)) != -1) {
@@ -143,6 +159,15 @@ int cmd_snap(int argc, char **argv)
 				return PH_EXIT_USAGE;
 			}
 			break;
+		case 'C':
+			core.core = optarg;
+			break;
+		case 'E':
+			core.exe = optarg;
+			break;
+		case 'S':
+			core.sysroot = optarg;
+			break;
 		case 'h':
 			fputs(snap_usage, stdout);
 			return PH_EXIT_OK;
@@ -151,12 +176,18 @@ int cmd_snap(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	if ((core.exe || core.sysroot) && !core.core) {
+		fprintf(stderr, "pyheap snap: --exe and --sysroot go with --core\n");
+		return PH_EXIT_USAGE;
+	}
+	if (optind != argc - (core.core ? 0 : 1)) {
+		if (core.core)
+			fprintf(stderr, "pyheap snap: --core takes the place of a PID\n");
 		fputs(snap_usage, stderr);
 		return PH_EXIT_USAGE;
 	}
-	unsigned long pid;
-	if (parse_unsigned(argv[optind], 4194304, &pid) || pid == 0) {
+	unsigned long pid = 0;
+	if (!core.core && (parse_unsigned(argv[optind], 4194304, &pid) || pid == 0)) {
 		fprintf(stderr, "pyheap snap: '%s' is not a process ID\n", argv[optind]);
 		return PH_EXIT_USAGE;
 	}
@@ -206,7 +237,8 @@ int cmd_snap(int argc, char **argv)
 	    .meter = &meter,
 	};
 	struct ph_snapshot *snap;
-	struct ph_error *err = ph_snapshot_capture((pid_t)pid, &options, &snap);
+	struct ph_error *err = core.core ? ph_snapshot_capture_core(&core, &options, &snap)
+				       : ph_snapshot_capture((pid_t)pid, &options, &snap);
 	if (!err)
 		ph_progress_status(&meter, "writing the snapshot");
 	else
@@ -224,7 +256,12 @@ int cmd_snap(int argc, char **argv)
 	if (out != stdout ? fclose(out) != 0 : fflush(out) != 0)
 		written = false;
 	ph_progress_end(&meter);
-	if (timings)
+	if (timings && snap->core)
+		fprintf(stderr,
+			"pyheap: timings: setup %.1f ms (the core, its files, DWARF), walk %.1f ms, "
+			"write %.1f ms\n",
+			snap->setup_ms, snap->walk_ms, (double)(ph_now_ns() - write_ns) / 1e6);
+	else if (timings)
 		fprintf(stderr,
 			"pyheap: timings: setup %.1f ms, choose %.1f ms, prepare copy %.1f ms, stopped "
 			"%.1f ms (%s), walk %.1f ms, write %.1f ms; policy %s (%s), %llu bytes copied, "
@@ -249,7 +286,10 @@ int cmd_snap(int argc, char **argv)
 	if (!quiet)
 		print_summary(snap, version);
 	int code = PH_EXIT_OK;
-	if (!snap->complete) {
+	if (!snap->complete && snap->core) {
+		fprintf(stderr, "pyheap: warning: the snapshot is partial: %s\n", snap->problem);
+		code = snap->partial_exit_code ? snap->partial_exit_code : PH_EXIT_INCONSISTENT;
+	} else if (!snap->complete) {
 		/* written all the same: what could be read, and what could not */
 		fprintf(stderr,
 			"pyheap: warning: the heap never looked consistent in %u stops; the "

@@ -319,6 +319,10 @@ fail:
 	return err;
 }
 
+/* Where a target that is not a live process (a core) can be read from. */
+static bool (*memory_source)(void *ctx, uint64_t addr, void *buf, size_t len);
+static void *memory_source_ctx;
+
 /* 3.13+ start _PyRuntime with _Py_DebugOffsets: "xdebugpy", the exact
  * PY_VERSION_HEX and whether the build is free-threaded. Enough to name
  * a stripped interpreter precisely (not to walk it). Read without
@@ -332,9 +336,12 @@ static void describe_from_debug_offsets(const struct ph_image *image, char *out,
 	} head;
 	struct iovec local = {&head, sizeof(head)};
 	struct iovec remote = {(void *)(uintptr_t)image->runtime_address, sizeof(head)};
-	if (!image->runtime_address || current_pid <= 0 ||
-	    process_vm_readv(current_pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(head) ||
-	    memcmp(head.cookie, "xdebugpy", 8) != 0)
+	bool read = false;
+	if (image->runtime_address && current_pid > 0)
+		read = process_vm_readv(current_pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(head);
+	else if (image->runtime_address && memory_source)
+		read = memory_source(memory_source_ctx, image->runtime_address, &head, sizeof(head));
+	if (!read || memcmp(head.cookie, "xdebugpy", 8) != 0)
 		return;
 	unsigned v = (unsigned)head.version;
 	unsigned level = (v >> 4) & 0xf;
@@ -499,4 +506,56 @@ struct ph_error *ph_image_open_file(const char *path, struct ph_image **out)
 fail:
 	ph_image_free(image);
 	return err;
+}
+
+/* Shared with core_image.c (image_internal.h): a core's interpreter is
+ * found and described the same way as a live process's. */
+static char core_search_path[4400];
+
+void ph_image_prepare_search(const char *sysroot)
+{
+	current_pid = 0;
+	if (sysroot && *sysroot)
+		snprintf(core_search_path, sizeof(core_search_path),
+			 ":.debug:/usr/lib/debug:%s/usr/lib/debug", sysroot);
+	else
+		snprintf(core_search_path, sizeof(core_search_path), ":.debug:/usr/lib/debug");
+	debuginfo_path = core_search_path;
+	if (getenv("DEBUGINFOD_URLS") && !getenv("DEBUGINFOD_PROGRESS") && isatty(STDERR_FILENO))
+		setenv("DEBUGINFOD_PROGRESS", "1", 0);
+}
+
+void ph_image_set_memory_source(bool (*read)(void *ctx, uint64_t addr, void *buf, size_t len),
+				void *ctx)
+{
+	memory_source = read;
+	memory_source_ctx = ctx;
+}
+
+char **ph_image_debuginfo_path(void)
+{
+	return &debuginfo_path;
+}
+
+int ph_image_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+			    Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+			    GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	return find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+			      debuglink_crc, debuginfo_file_name);
+}
+
+struct ph_error *ph_image_load_symbols(struct ph_image *image)
+{
+	return load_symbols(image);
+}
+
+void ph_image_read_build_id(struct ph_image *image)
+{
+	read_build_id(image);
+}
+
+void ph_image_version_from_name(const char *name, char *out, size_t size)
+{
+	version_from_name(name, out, size);
 }

@@ -264,6 +264,44 @@ static void write_untracked(struct ph_json_writer *w, const struct ph_snapshot *
 	ph_json_end_array(w);
 }
 
+/* target.core: which core file, written by whom, and what it held. */
+static void write_core(struct ph_json_writer *w, const struct ph_snapshot_core *c)
+{
+	ph_json_key(w, "core");
+	ph_json_begin_object(w);
+	ph_json_key(w, "path");
+	ph_json_string(w, c->path);
+	ph_json_key(w, "format");
+	ph_json_string(w, c->format);
+	ph_json_key(w, "written_by");
+	ph_json_string(w, c->writer);
+	ph_json_key(w, "signal");
+	if (c->signal)
+		ph_json_int(w, c->signal);
+	else
+		ph_json_null(w);
+	ph_json_key(w, "command_line");
+	ph_json_string(w, c->command_line);
+	ph_json_key(w, "sysroot");
+	if (c->sysroot[0])
+		ph_json_string(w, c->sysroot);
+	else
+		ph_json_null(w);
+	ph_json_key(w, "time_source");
+	ph_json_string(w, c->time_source);
+	ph_json_key(w, "size");
+	ph_json_uint(w, c->size);
+	ph_json_key(w, "saved_bytes");
+	ph_json_uint(w, c->saved_bytes);
+	ph_json_key(w, "truncated_bytes");
+	ph_json_uint(w, c->truncated_bytes);
+	ph_json_key(w, "bytes_from_files");
+	ph_json_uint(w, c->file_bytes);
+	ph_json_key(w, "files_read");
+	ph_json_uint(w, c->files_read);
+	ph_json_end_object(w);
+}
+
 bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 {
 	struct ph_json_writer w;
@@ -279,7 +317,10 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_key(&w, "pid");
 	ph_json_int(&w, s->pid);
 	ph_json_key(&w, "start_ticks");
-	ph_json_uint(&w, s->start_ticks);
+	if (s->core)
+		ph_json_null(&w); /* a core does not say when its process started */
+	else
+		ph_json_uint(&w, s->start_ticks);
 	ph_json_key(&w, "exe");
 	ph_json_string(&w, s->exe ? s->exe : "");
 	ph_json_key(&w, "python");
@@ -298,6 +339,8 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_uint(&w, s->threads);
 	ph_json_key(&w, "interpreters");
 	ph_json_uint(&w, s->interpreters);
+	if (s->core)
+		write_core(&w, s->core);
 	ph_json_end_object(&w);
 
 	ph_json_key(&w, "capture");
@@ -305,11 +348,17 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_key(&w, "time");
 	ph_json_string(&w, s->time_iso);
 	ph_json_key(&w, "pause_ms");
-	ph_json_double(&w, (double)(long long)(s->pause_ms * 1000 + 0.5) / 1000);
+	if (s->core) /* nothing was paused */
+		ph_json_null(&w);
+	else
+		ph_json_double(&w, (double)(long long)(s->pause_ms * 1000 + 0.5) / 1000);
 	ph_json_key(&w, "attempts");
 	ph_json_uint(&w, s->attempts);
 	ph_json_key(&w, "total_pause_ms");
-	ph_json_double(&w, (double)(long long)(s->total_pause_ms * 1000 + 0.5) / 1000);
+	if (s->core)
+		ph_json_null(&w);
+	else
+		ph_json_double(&w, (double)(long long)(s->total_pause_ms * 1000 + 0.5) / 1000);
 	ph_json_key(&w, "objects");
 	ph_json_uint(&w, s->objects);
 	ph_json_key(&w, "complete");
