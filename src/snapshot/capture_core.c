@@ -13,6 +13,8 @@
 #include "../debuginfo/image_internal.h"
 #include "../util.h"
 #include "heap_walk.h"
+#include "graph_build.h"
+#include "pyheap/big_alloc.h"
 #include "pyheap/core_snapshot.h"
 
 enum { BLOCK_SIZE = 64 * 1024 };
@@ -199,6 +201,16 @@ static struct ph_error *check_runtime_saved(const struct ph_core *core, const st
 			    (unsigned long long)at, image->path);
 }
 
+/* The graph's edge index and reachability: live captures add them once
+ * the target is released (capture.c); a core has no target to release. */
+static struct ph_error *finish_graph(struct ph_snapshot *snap)
+{
+	if (!snap->has_graph || ph_graph_build_finish(&snap->graph))
+		return NULL;
+	return ph_budget_refusal() ? ph_budget_error("the reference graph's index", ph_budget_refusal())
+				   : ph_error_new(PH_EXIT_INTERNAL, "out of memory finishing the graph");
+}
+
 /* One walk; if the lists are not consistent, a tolerant one that keeps
  * what it can read (there is no later stop to retry with). Says what was
  * wrong in problem, "" when nothing. */
@@ -211,7 +223,7 @@ static struct ph_error *walk_core(const struct ph_snapshot_options *options, str
 	problem[0] = '\0';
 	struct ph_error *err = ph_heap_walk(options, t, types, snap, false, map, &status, report);
 	if (err || status == PH_WALK_OK)
-		return err;
+		return err ? err : finish_graph(snap);
 	snprintf(problem, problem_size, "%s",
 		 status == PH_WALK_COLLECTING
 		     ? "a garbage collection was running when the core was written: objects it "
@@ -222,7 +234,7 @@ static struct ph_error *walk_core(const struct ph_snapshot_options *options, str
 	snap->has_graph = false;
 	err = ph_heap_walk(options, t, types, snap, true, map, &status, report);
 	snap->broken_lists = report->broken_lists;
-	return err;
+	return err ? err : finish_graph(snap);
 }
 
 struct ph_error *ph_snapshot_from_core(struct ph_core_target *target,
