@@ -267,9 +267,9 @@ class Fixture:
         os.rmdir(self.tmp)
 
 
-def run_pyheap(args, timeout=600):
+def run_pyheap(args, timeout=600, env=None):
     """Runs pyheap; returns (exit code, stdout, stderr)."""
-    proc = subprocess.run([PYHEAP] + list(args), capture_output=True, timeout=timeout)
+    proc = subprocess.run([PYHEAP] + list(args), capture_output=True, timeout=timeout, env=env)
     return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
 
 

@@ -2,7 +2,7 @@
 components, each checked by the exact-count oracle: build-id
 (/usr/lib/debug, Debian's python3.X-dbg), .gnu_debuglink (objcopy), a
 debuginfod server started here on 127.0.0.1, --debuginfo FILE, layout
-files for stripped interpreters (3.8-3.13), a target whose libpython is
+files for stripped interpreters (3.8-3.13 and free-threaded ones), a target whose libpython is
 only visible in its own mount namespace, and no debug info at all."""
 import glob
 import json
@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import interpreters  # noqa: E402
 from test_cli import target_running, describe  # noqa: E402
+from test_free_threaded import is_free_threaded  # noqa: E402
 
 R = harness.Results(os.environ.get("PYHEAP_SUITE_NAME", "debuginfo"))
 
@@ -172,9 +173,10 @@ def main():
             else:
                 R.skip("mount namespace", "needs root and unshare")
 
-        # 6. layout files: stripped copies of every pyenv libpython
+        # 6. layout files: stripped copies of every pyenv libpython, and of
+        # every free-threaded one (its layout adds mimalloc's structs)
         for label, python in found:
-            if not label.startswith("pyenv-"):
+            if not label.startswith("pyenv-") and not is_free_threaded(python):
                 continue
             lib = libpython_of(python)
             if not lib:

@@ -14,7 +14,8 @@
 struct ph_type_index;
 
 /* Scans the top-level DIEs of every unit once and records the first
- * complete definition of each wanted name (struct/union tag or typedef). */
+ * complete definition of each wanted name (struct/union tag or typedef,
+ * or an enumerator of any enum). */
 struct ph_error *ph_type_index_build(Dwarf *dwarf, const char *const *names, size_t count,
 				     struct ph_type_index **out);
 void ph_type_index_free(struct ph_type_index *index);
@@ -28,6 +29,8 @@ uint64_t ph_type_index_offset(struct ph_type_index *index, const char *type, con
  * when either is missing. */
 bool ph_type_index_member_is_aggregate(struct ph_type_index *index, const char *type,
 				       const char *path);
+/* The value of an enumerator whose name was one of the wanted names. */
+bool ph_type_index_enumerator(struct ph_type_index *index, const char *name, int64_t *value);
 /* sizeof the named type, or UINT64_MAX. */
 uint64_t ph_type_index_size(struct ph_type_index *index, const char *type);
 

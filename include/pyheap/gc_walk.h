@@ -14,6 +14,13 @@ enum ph_walk_status {
 	PH_WALK_STOPPED,      /* the visitor asked to stop (e.g. out of memory) */
 };
 
+/* Free-threaded builds: what the walk went through, and of which free
+ * lists the free blocks it left out were. */
+struct ph_mimalloc_stats {
+	uint64_t pages, abandoned_segments;
+	uint64_t free_blocks, local_free_blocks, thread_free_blocks, delayed_free_blocks;
+};
+
 struct ph_walk_report {
 	unsigned interpreters;
 	uint64_t objects;
@@ -21,6 +28,7 @@ struct ph_walk_report {
 	char problem[256];                  /* what was inconsistent, and where */
 	uint64_t collecting_flag; /* PH_WALK_COLLECTING: address of the flag that was set */
 	unsigned broken_lists;    /* tolerant walks: lists abandoned at a bad link */
+	struct ph_mimalloc_stats mimalloc; /* free-threaded walks only */
 };
 
 /* Called with the address of each object (just after its PyGC_Head). */

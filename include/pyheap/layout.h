@@ -14,6 +14,12 @@
 #define PH_ABSENT UINT64_MAX
 #define PH_MAX_GC_LISTS 8
 
+/* Free-threaded builds keep no GC lists; the walk reports objects by where
+ * it found them, in the place of lists: the threads' heaps for GC objects
+ * without and with a pre-header, and the same in abandoned segments. */
+#define PH_MIMALLOC_SOURCES 4
+extern const char *const ph_mimalloc_source_names[PH_MIMALLOC_SOURCES];
+
 struct ph_bitfield {
 	uint64_t byte; /* offset of the byte holding the field's first bit */
 	int bit;
@@ -39,12 +45,14 @@ struct ph_layout {
 	uint64_t gc_collecting; /* PH_ABSENT if the build has no such flag */
 	bool gc_next_has_flag_bits; /* 3.14.0-3.14.4: bit0 of _gc_next is the old-space bit */
 
-	/* PyGC_Head */
+	/* PyGC_Head, in front of every GC object; 0 on free-threaded builds,
+	 * which have none */
 	uint64_t gc_head_size;
 	uint64_t gc_next;
 	uint64_t gc_prev;
 
-	/* PyObject / PyVarObject */
+	/* PyObject / PyVarObject (ob_refcnt PH_ABSENT on free-threaded builds,
+	 * whose reference counts are in mimalloc->ob_ref_local/_shared) */
 	uint64_t ob_refcnt;
 	uint64_t ob_type;
 	uint64_t ob_size;
@@ -88,6 +96,8 @@ struct ph_layout {
 	struct ph_sizeof_layout *sizes;
 	/* referent families (the graph) */
 	struct ph_ref_layout *refs;
+	/* free-threaded builds: mimalloc's heaps instead of GC lists; else NULL */
+	struct ph_mimalloc_layout *mimalloc;
 	uint64_t tp_traverse;
 
 	uint64_t pointer_size;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "pyheap/error.h"
+#include "pyheap/gc_walk.h"
 #include "pyheap/graph.h"
 #include "pyheap/heap_bytes.h"
 #include "pyheap/layout.h"
@@ -115,6 +116,8 @@ struct ph_snapshot {
 	struct ph_snapshot_core *core; /* snap --core; NULL for a live process */
 	char problem[1024]; /* what could not be read, when incomplete */
 	unsigned broken_lists;
+	bool free_threaded;
+	struct ph_mimalloc_stats mimalloc; /* free-threaded builds */
 };
 
 struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options *options,

@@ -94,6 +94,13 @@ static inline bool ph_read_ob_type(const struct ph_target *t, uint64_t obj, uint
 	return ph_read_u64(t, obj + t->layout->ob_type, type);
 }
 
+/* Where a managed __dict__ pointer lives (MANAGED_DICT_OFFSET): the word
+ * before the GC header, which free-threaded builds do not have. */
+static inline uint64_t ph_managed_dict_address(const struct ph_target *t, uint64_t obj)
+{
+	return obj - t->layout->gc_head_size - 8;
+}
+
 /* tp_flags of a type object. */
 static inline bool ph_read_type_flags(const struct ph_target *t, uint64_t type, uint64_t *flags)
 {

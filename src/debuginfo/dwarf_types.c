@@ -40,6 +40,31 @@ static bool is_complete(Dwarf_Die *die)
 	return !dwarf_hasattr(&peeled, DW_AT_declaration);
 }
 
+/* Enums are often anonymous (typedef'd, and the typedef dropped when
+ * unused): a wanted name may be one of their enumerators, which then finds
+ * the enum. Returns how many wanted names it found. */
+static size_t index_enumerators(struct ph_type_index *index, Dwarf_Die *enumeration)
+{
+	Dwarf_Die child;
+	size_t found = 0;
+	if (dwarf_hasattr(enumeration, DW_AT_declaration) || dwarf_child(enumeration, &child) != 0)
+		return 0;
+	do {
+		const char *name = dwarf_diename(&child);
+		if (dwarf_tag(&child) != DW_TAG_enumerator || !name)
+			continue;
+		for (size_t i = 0; i < index->count; i++) {
+			struct index_entry *e = &index->entries[i];
+			if (e->found || strcmp(e->name, name) != 0)
+				continue;
+			e->die = *enumeration;
+			e->found = true;
+			found++;
+		}
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return found;
+}
+
 struct ph_error *ph_type_index_build(Dwarf *dwarf, const char *const *names, size_t count,
 				     struct ph_type_index **out)
 {
@@ -66,8 +91,12 @@ struct ph_error *ph_type_index_build(Dwarf *dwarf, const char *const *names, siz
 			do {
 				int tag = dwarf_tag(&child);
 				if (tag != DW_TAG_structure_type && tag != DW_TAG_typedef &&
-				    tag != DW_TAG_union_type)
+				    tag != DW_TAG_union_type && tag != DW_TAG_enumeration_type)
 					continue;
+				if (tag == DW_TAG_enumeration_type) {
+					missing -= index_enumerators(index, &child);
+					continue;
+				}
 				const char *name = dwarf_diename(&child);
 				if (!name)
 					continue;
@@ -306,4 +335,25 @@ uint64_t ph_type_index_size(struct ph_type_index *index, const char *type)
 	if (!ph_type_index_lookup(index, type, &die) || !ph_dwarf_size(&die, &size))
 		return UINT64_MAX;
 	return size;
+}
+
+bool ph_type_index_enumerator(struct ph_type_index *index, const char *name, int64_t *value)
+{
+	Dwarf_Die die, child;
+	if (!ph_type_index_lookup(index, name, &die) || dwarf_tag(&die) != DW_TAG_enumeration_type ||
+	    dwarf_child(&die, &child) != 0)
+		return false;
+	do {
+		const char *child_name = dwarf_diename(&child);
+		Dwarf_Attribute attr;
+		Dwarf_Sword signed_value;
+		if (dwarf_tag(&child) != DW_TAG_enumerator || !child_name ||
+		    strcmp(child_name, name) != 0 || !dwarf_attr(&child, DW_AT_const_value, &attr))
+			continue;
+		if (dwarf_formsdata(&attr, &signed_value) != 0)
+			return false;
+		*value = signed_value;
+		return true;
+	} while (dwarf_siblingof(&child, &child) == 0);
+	return false;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "pyheap/dwarf_types.h"
+#include "mimalloc_layout.h"
 #include "ref_layout.h"
 #include "sizeof_layout.h"
 
@@ -16,7 +17,11 @@ static const char *const wanted_types[] = {
     "PyTypeObject", "PyHeapTypeObject", "PyASCIIObject", "PyCompactUnicodeObject",
     "PyUnicodeObject", "PyDictObject", "_dictkeysobject", "PyDictKeyEntry", "PyDictUnicodeEntry",
     "_dictvalues", "PyTupleObject", PH_SIZEOF_WANTED_TYPES, PH_REF_WANTED_TYPES,
+    PH_MIMALLOC_WANTED_TYPES,
 };
+
+const char *const ph_mimalloc_source_names[PH_MIMALLOC_SOURCES] = {
+    "heap_gc", "heap_gc_pre", "abandoned_gc", "abandoned_gc_pre"};
 
 struct resolver {
 	struct ph_type_index *index;
@@ -157,12 +162,9 @@ struct ph_error *ph_layout_resolve(struct ph_image *image, struct ph_layout **ou
 	}
 	layout->pointer_size = 8;
 
-	/* Free-threaded builds have no GC lists at all. */
+	/* Free-threaded builds have no GC lists: objects live in mimalloc's
+	 * per-thread heaps (python/mimalloc_walk.c). */
 	layout->free_threaded = member(&r, "PyObject", "ob_tid", false) != PH_ABSENT;
-	if (layout->free_threaded && !r.err)
-		r.err = ph_error_new(PH_EXIT_UNSUPPORTED,
-				     "this is a free-threaded (no-GIL) CPython build; it keeps no "
-				     "GC lists and pyheap does not read it yet");
 
 	layout->runtime_interpreters_head = member(&r, "_PyRuntimeState", "interpreters.head", true);
 	layout->runtime_gc = member(&r, "_PyRuntimeState", "gc", false);
@@ -187,8 +189,18 @@ struct ph_error *ph_layout_resolve(struct ph_image *image, struct ph_layout **ou
 	layout->gc_head_size = size_of(&r, "PyGC_Head", true);
 	layout->gc_next = member(&r, "PyGC_Head", "_gc_next", true);
 	layout->gc_prev = member(&r, "PyGC_Head", "_gc_prev", true);
+	if (layout->free_threaded) {
+		/* The GC state keeps its list heads there, unused; the walk
+		 * reports objects by where in mimalloc it found them. */
+		layout->gc_list_count = PH_MIMALLOC_SOURCES;
+		for (unsigned i = 0; i < PH_MIMALLOC_SOURCES; i++) {
+			layout->gc_list_names[i] = ph_mimalloc_source_names[i];
+			layout->gc_list_heads[i] = 0;
+		}
+		layout->gc_head_size = 0;
+	}
 
-	layout->ob_refcnt = member(&r, "PyObject", "ob_refcnt", true);
+	layout->ob_refcnt = member(&r, "PyObject", "ob_refcnt", !layout->free_threaded);
 	layout->ob_type = member(&r, "PyObject", "ob_type", true);
 	layout->ob_size = member(&r, "PyVarObject", "ob_size", true);
 
@@ -254,6 +266,8 @@ struct ph_error *ph_layout_resolve(struct ph_image *image, struct ph_layout **ou
 		r.err = ph_sizeof_layout_resolve(r.index, &layout->sizes);
 	if (!r.err)
 		r.err = ph_ref_layout_resolve(r.index, layout, &layout->refs);
+	if (!r.err)
+		r.err = ph_mimalloc_layout_resolve(r.index, &layout->mimalloc);
 
 	ph_type_index_free(r.index);
 	if (r.err) {
@@ -270,5 +284,6 @@ void ph_layout_free(struct ph_layout *layout)
 		return;
 	ph_sizeof_layout_free(layout->sizes);
 	ph_ref_layout_free(layout->refs);
+	ph_mimalloc_layout_free(layout->mimalloc);
 	free(layout);
 }

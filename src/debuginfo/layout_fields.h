@@ -30,9 +30,14 @@
 	X(co_nlocals) X(co_stacksize) X(co_cellvars) X(co_freevars) X(co_nlocalsplus)       \
 	X(co_framesize) X(odict_fast_nodes_size) X(odict_first) X(odict_node_size)          \
 	X(deque_leftindex) X(deque_block_size) X(deque_block_len) X(buffered_buffer)        \
-	X(buffered_buffer_size) X(bytesio_buf) X(co_extra) X(co_code_adaptive) X(co_cell2arg)      \
-	X(co_code) X(co_opcache) X(co_opcache_size) X(co_opcache_size_bytes)                 \
-	X(opcache_entry_size)
+	X(buffered_buffer_size) X(bytesio_buf)
+
+/* Added after layout files were first written: a file without them is still
+ * read, with the field absent (PH_ABSENT). */
+#define PH_SIZEOF_U64_LATER_FIELDS(X)                                                        \
+	X(co_extra) X(code_extra_size) X(code_extra_count) X(bytesio_buf_shared)           \
+	X(co_code_adaptive) X(co_cell2arg) X(co_code) X(co_opcache) X(co_opcache_size)      \
+	X(co_opcache_size_bytes) X(opcache_entry_size)
 
 #define PH_SIZEOF_BOOL_FIELDS(X) X(iframe_code_tagged)
 
@@ -66,6 +71,22 @@
 	X(classmethod) X(property) X(type) X(heaptype) X(code) X(frame_object) X(generator)  \
 	X(iframe)
 
+#define PH_MIMALLOC_U64_FIELDS(X)                                                            \
+	X(ob_tid) X(ob_gc_bits) X(ob_ref_local) X(ob_ref_shared) X(runtime_debug_enabled)   \
+	X(interp_abandoned_pool) X(pool_abandoned) X(pool_abandoned_visited)                \
+	X(tstate_mimalloc) X(mts_heaps) X(mts_initialized) X(heap_size) X(heap_count)       \
+	X(heap_id_gc) X(heap_id_gc_pre) X(heap_pages) X(heap_queue_count) X(queue_size)     \
+	X(queue_first) X(queue_last) X(heap_thread_delayed_free) X(heap_page_count)         \
+	X(heap_tag) X(page_size) X(page_slice_count) X(page_slice_offset) X(page_capacity)  \
+	X(page_reserved) X(page_free) X(page_used) X(page_xblock_size) X(page_local_free)   \
+	X(page_xthread_free) X(page_xheap) X(page_next) X(page_prev) X(page_keys)           \
+	X(segment_slices) X(segment_slice_max) X(segment_slice_entries)                     \
+	X(segment_segment_slices) X(segment_kind) X(segment_thread_id) X(segment_abandoned) \
+	X(segment_used) X(segment_abandoned_next) X(arena_start) X(arena_block_count)       \
+	X(arena_field_count) X(arena_blocks_inuse)
+
+#define PH_MIMALLOC_BITFIELDS(X) X(page_tag)
+
 /* Every symbol pyheap looks up, by the name it asks for. */
 #define PH_LAYOUT_SYMBOLS                                                                    \
 	"_PyRuntime", "Py_Version", "_PySet_Dummy", "subtype_traverse", "PyBaseObject_Type",  \
@@ -76,6 +97,6 @@
 	    "PyProperty_Type", "PySet_Type", "PyStaticMethod_Type", "PyTraceBack_Type",      \
 	    "PyTuple_Type", "PyType_Type", "PyUnicode_Type", "_PyWeakref_CallableProxyType", \
 	    "_PyWeakref_ProxyType", "_PyWeakref_RefType", "PyMemoryView_Type",                \
-	    "_PyManagedBuffer_Type"
+	    "_PyManagedBuffer_Type", "mi_arenas", "mi_arena_count"
 
 #endif

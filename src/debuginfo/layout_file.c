@@ -7,6 +7,7 @@
 #include "../util.h"
 #include "layout_fields.h"
 #include "pyheap/json_writer.h"
+#include "mimalloc_layout.h"
 #include "ref_layout.h"
 #include "sizeof_layout.h"
 
@@ -90,6 +91,7 @@ struct ph_error *ph_layout_file_write(const struct ph_image *image, const struct
 #define U64(f) put_u64(&w, #f, s->f);
 #define BOOL(f) ph_json_key(&w, #f), ph_json_bool(&w, s->f);
 	PH_SIZEOF_U64_FIELDS(U64)
+	PH_SIZEOF_U64_LATER_FIELDS(U64)
 	PH_SIZEOF_BOOL_FIELDS(BOOL)
 #undef U64
 #undef BOOL
@@ -108,6 +110,21 @@ struct ph_error *ph_layout_file_write(const struct ph_image *image, const struct
 #undef BOOL
 #undef MEMBERS
 	ph_json_end_object(&w);
+
+	if (l->mimalloc) {
+		const struct ph_mimalloc_layout *m = l->mimalloc;
+		ph_json_key(&w, "mimalloc");
+		ph_json_begin_object(&w);
+#define U64(f) put_u64(&w, #f, m->f);
+#define BITS(f)                                                                              \
+	ph_json_key(&w, #f), ph_json_begin_array(&w), ph_json_uint(&w, m->f.byte),           \
+	    ph_json_int(&w, m->f.bit), ph_json_int(&w, m->f.width), ph_json_end_array(&w);
+		PH_MIMALLOC_U64_FIELDS(U64)
+		PH_MIMALLOC_BITFIELDS(BITS)
+#undef U64
+#undef BITS
+		ph_json_end_object(&w);
+	}
 
 	/* symbols as offsets from the module's start: valid wherever it loads */
 	ph_json_key(&w, "symbols");
@@ -237,6 +254,7 @@ struct ph_error *ph_layout_file_parse(const char *text, size_t len, const char *
 	const cJSON *sj = cJSON_GetObjectItemCaseSensitive(doc, "sizes");
 	const cJSON *rj = cJSON_GetObjectItemCaseSensitive(doc, "referents");
 	const cJSON *symbols = cJSON_GetObjectItemCaseSensitive(doc, "symbols");
+	const cJSON *mj = cJSON_GetObjectItemCaseSensitive(doc, "mimalloc");
 	if (!cJSON_IsString(format) || strcmp(format->valuestring, "pyheap-layout") != 0) {
 		cJSON_Delete(doc);
 		return bad(path, "\"format\" is not \"pyheap-layout\"");
@@ -283,7 +301,10 @@ struct ph_error *ph_layout_file_parse(const char *text, size_t len, const char *
 #undef BITS
 #define U64(f) ok = ok && get_u64(sj, #f, &s->f);
 #define BOOL(f) ok = ok && get_bool(sj, #f, &s->f);
+#define LATER(f) ok = ok && get_optional_u64(sj, #f, &s->f);
 	PH_SIZEOF_U64_FIELDS(U64)
+	PH_SIZEOF_U64_LATER_FIELDS(LATER)
+#undef LATER
 	PH_SIZEOF_BOOL_FIELDS(BOOL)
 #undef U64
 #undef BOOL
@@ -299,10 +320,27 @@ struct ph_error *ph_layout_file_parse(const char *text, size_t len, const char *
 #undef U64
 #undef BOOL
 #undef MEMBERS
+	if (ok && l->free_threaded) {
+		/* a free-threaded build is walked through mimalloc: required */
+		struct ph_mimalloc_layout *m = calloc(1, sizeof(*m));
+		l->mimalloc = m;
+		ok = m && cJSON_IsObject(mj);
+#define U64(f) ok = ok && get_u64(mj, #f, &m->f);
+#define BITS(f) ok = ok && get_bits(mj, #f, &m->f);
+		PH_MIMALLOC_U64_FIELDS(U64)
+		PH_MIMALLOC_BITFIELDS(BITS)
+#undef U64
+#undef BITS
+		ok = ok && m->page_keys == PH_ABSENT && m->heap_id_gc < m->heap_count &&
+		     m->heap_id_gc_pre < m->heap_count && m->segment_slice_max >= 2 &&
+		     m->heap_queue_count <= 4096 && m->segment_slice_max <= (1u << 20);
+	}
 	const cJSON *lists = cJSON_GetObjectItemCaseSensitive(lj, "gc_lists"), *item;
 	static const char *const known_lists[] = {"generation0", "generation1", "generation2",
 						  "generation3", "permanent", "young",
-						  "old0", "old1", "old2", "old3"};
+						  "old0", "old1", "old2", "old3",
+						  "heap_gc", "heap_gc_pre", "abandoned_gc",
+						  "abandoned_gc_pre"};
 	cJSON_ArrayForEach(item, lists)
 	{
 		const cJSON *name = cJSON_GetArrayItem(item, 0), *offset = cJSON_GetArrayItem(item, 1);

@@ -43,6 +43,9 @@ struct ph_error *ph_sizeof_layout_resolve(struct ph_type_index *index,
 	l->co_freevars = ph_type_index_offset(index, "PyCodeObject", "co_freevars");
 	l->co_nlocalsplus = ph_type_index_offset(index, "PyCodeObject", "co_nlocalsplus");
 	l->co_framesize = ph_type_index_offset(index, "PyCodeObject", "co_framesize");
+	l->co_extra = ph_type_index_offset(index, "PyCodeObject", "co_extra");
+	l->code_extra_size = ph_type_index_size(index, "_PyCodeObjectExtra");
+	l->code_extra_count = ph_type_index_offset(index, "_PyCodeObjectExtra", "ce_size");
 
 	l->co_extra = ph_type_index_offset(index, "PyCodeObject", "co_extra");
 	l->co_code_adaptive = ph_type_index_offset(index, "PyCodeObject", "co_code_adaptive");
@@ -75,6 +78,7 @@ struct ph_error *ph_sizeof_layout_resolve(struct ph_type_index *index,
 	l->buffered_buffer = ph_type_index_offset(index, "buffered", "buffer");
 	l->buffered_buffer_size = ph_type_index_offset(index, "buffered", "buffer_size");
 	l->bytesio_buf = ph_type_index_offset(index, "bytesio", "buf");
+	l->bytesio_buf_shared = ph_type_index_offset(index, "bytesio", "buf_shared");
 	*out = l;
 	return NULL;
 }

@@ -13,7 +13,7 @@
 	"PyListObject", "PySetObject", "setentry", "PyByteArrayObject", "_longobject",        \
 	    "PyFrameObject", "_PyInterpreterFrame", "PyGenObject", "PyCodeObject",           \
 	    "_odictobject", "_odictnode", "dequeobject", "block", "buffered", "bytesio",     \
-	    "PyBytesObject", "_PyOpcache"
+	    "PyBytesObject", "_PyOpcache", "_PyCodeObjectExtra"
 
 struct ph_sizeof_layout {
 	uint64_t list_allocated;
@@ -45,6 +45,7 @@ struct ph_sizeof_layout {
 	 * variable-size object), co_cell2arg and the opcache (<= 3.10) */
 	uint64_t co_extra, co_code_adaptive, co_cell2arg, co_code;
 	uint64_t co_opcache, co_opcache_size, co_opcache_size_bytes, opcache_entry_size;
+	uint64_t code_extra_size, code_extra_count; /* sizeof(_PyCodeObjectExtra), ce_size */
 
 	/* collections */
 	uint64_t odict_fast_nodes_size, odict_first, odict_node_size;
@@ -53,6 +54,7 @@ struct ph_sizeof_layout {
 	/* _io */
 	uint64_t buffered_buffer, buffered_buffer_size;
 	uint64_t bytesio_buf;
+	uint64_t bytesio_buf_shared; /* free-threaded 3.14+: the buffer is shared */
 };
 
 struct ph_type_index;

@@ -402,6 +402,24 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	else
 		ph_json_null(&w);
 	write_heap_bytes(&w, s);
+	if (s->free_threaded) {
+		const struct ph_mimalloc_stats *m = &s->mimalloc;
+		ph_json_key(&w, "mimalloc");
+		ph_json_begin_object(&w);
+		ph_json_key(&w, "pages");
+		ph_json_uint(&w, m->pages);
+		ph_json_key(&w, "abandoned_segments");
+		ph_json_uint(&w, m->abandoned_segments);
+		ph_json_key(&w, "free_blocks");
+		ph_json_uint(&w, m->free_blocks);
+		ph_json_key(&w, "local_free_blocks");
+		ph_json_uint(&w, m->local_free_blocks);
+		ph_json_key(&w, "thread_free_blocks");
+		ph_json_uint(&w, m->thread_free_blocks);
+		ph_json_key(&w, "delayed_free_blocks");
+		ph_json_uint(&w, m->delayed_free_blocks);
+		ph_json_end_object(&w);
+	}
 	ph_json_end_object(&w);
 
 	ph_json_key(&w, "types");

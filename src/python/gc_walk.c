@@ -1,5 +1,7 @@
 #include "pyheap/gc_walk.h"
 
+#include "mimalloc_walk.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +109,8 @@ enum ph_walk_status ph_gc_walk(const struct ph_target *t, uint64_t max_objects, 
 			       ph_gc_visit_fn visit, void *ctx, struct ph_walk_report *report)
 {
 	const struct ph_layout *l = t->layout;
+	if (l->mimalloc)
+		return ph_mimalloc_walk(t, max_objects, tolerant, visit, ctx, report);
 	memset(report, 0, sizeof(*report));
 	uint64_t budget = max_objects;
 	if (l->runtime_gc != PH_ABSENT) {

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../debuginfo/mimalloc_layout.h"
 #include "../debuginfo/sizeof_layout.h"
 
 /* Core types are found by their exported symbols. */
@@ -106,6 +107,9 @@ static bool family_resolved(const struct ph_target *t, enum ph_size_family famil
 		return s->buffered_buffer != PH_ABSENT && s->buffered_buffer_size != PH_ABSENT;
 	case PH_SIZE_BYTESIO:
 		return s->bytesio_buf != PH_ABSENT;
+	case PH_SIZE_CODE:
+		/* a layout file older than these fields cannot say */
+		return s->co_code_adaptive != PH_ABSENT || s->co_cell2arg != PH_ABSENT;
 	case PH_SIZE_UNMODELLED:
 		return false;
 	default:
@@ -193,6 +197,22 @@ static uint64_t preheader(const struct ph_target *t, uint64_t obj, const struct 
 	if (t->version_minor >= 12)
 		managed |= PH_TPFLAGS_MANAGED_WEAKREF;
 	return (gc ? l->gc_head_size : 0) + ((type->flags & managed) ? 2 * l->pointer_size : 0);
+}
+
+/* _PyObject_IsUniquelyReferenced: a reference count of one; without the
+ * GIL, one local reference and no shared ones (CPython also asks that the
+ * calling thread own it: we take the owner to be the thread asking). */
+static bool uniquely_referenced(const struct ph_target *t, uint64_t obj)
+{
+	const struct ph_mimalloc_layout *m = t->layout->mimalloc;
+	if (!m) {
+		int64_t refcnt;
+		return ph_read_i64(t, obj + t->layout->ob_refcnt, &refcnt) && refcnt == 1;
+	}
+	uint32_t local;
+	int64_t shared;
+	return ph_read_u32(t, obj + m->ob_ref_local, &local) &&
+	       ph_read_i64(t, obj + m->ob_ref_shared, &shared) && local == 1 && shared == 0;
 }
 
 static uint64_t object_default(const struct ph_target *t, uint64_t obj,
@@ -515,12 +535,16 @@ uint64_t ph_sizeof_object(const struct ph_target *t, uint64_t obj, const struct 
 	}
 	case PH_SIZE_BYTESIO: {
 		uint64_t buf;
-		int64_t refcnt, length;
+		int64_t length;
+		uint8_t shared = 0;
 		size = type->basicsize;
+		if (s->bytesio_buf_shared != PH_ABSENT &&
+		    !ph_read_u8(t, obj + s->bytesio_buf_shared, &shared))
+			shared = 1;
 		/* the buffer counts unless shared (refcount > 1); it is a bytes
 		 * object: PyBytesObject_SIZE + length, no GC header */
-		if (ph_read_u64(t, obj + s->bytesio_buf, &buf) && buf &&
-		    ph_read_i64(t, buf + t->layout->ob_refcnt, &refcnt) && refcnt == 1 &&
+		if (!shared && ph_read_u64(t, obj + s->bytesio_buf, &buf) && buf &&
+		    uniquely_referenced(t, buf) &&
 		    ph_read_i64(t, buf + t->layout->ob_size, &length) && length >= 0) {
 			uint64_t bytes_type;
 			int64_t basicsize;

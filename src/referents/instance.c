@@ -116,7 +116,7 @@ static void visit_managed_dict(struct ph_referent_visitor *v, uint64_t obj,
 	const struct ph_target *t = v->t;
 	const struct ph_ref_layout *r = t->layout->refs;
 	uint64_t dict;
-	if (!ph_read_u64(t, obj - 3 * 8, &dict)) {
+	if (!ph_read_u64(t, ph_managed_dict_address(t, obj), &dict)) {
 		v->truncated = true;
 		return;
 	}
@@ -156,7 +156,7 @@ static void walk_instance_dict(struct ph_referent_visitor *v, uint64_t obj,
 	if (minor == 11 && managed) {
 		/* values at word -4 are visited whatever the offsets say */
 		uint64_t values;
-		if (ph_read_u64(t, obj - 4 * 8, &values) && values)
+		if (ph_read_u64(t, ph_managed_dict_address(t, obj) - 8, &values) && values)
 			walk_values(v, type->address, values + l->dict_values_values, -1);
 	}
 	if (dictoffset == base_dictoffset)
@@ -167,7 +167,7 @@ static void walk_instance_dict(struct ph_referent_visitor *v, uint64_t obj,
 	}
 	if (managed && minor == 12) {
 		/* PyDictOrValues: odd means a values pointer stored minus one */
-		if (!ph_read_u64(t, obj - 3 * 8, &word)) {
+		if (!ph_read_u64(t, ph_managed_dict_address(t, obj), &word)) {
 			v->truncated = true;
 			return;
 		}
@@ -177,7 +177,7 @@ static void walk_instance_dict(struct ph_referent_visitor *v, uint64_t obj,
 			emit(v, word, PH_EDGE_ATTRIBUTE, 0, "__dict__");
 		return;
 	}
-	uint64_t pointer = managed ? obj - 3 * 8 : computed_dict_pointer(t, obj, type, dictoffset);
+	uint64_t pointer = managed ? ph_managed_dict_address(t, obj) : computed_dict_pointer(t, obj, type, dictoffset);
 	if (!ph_read_u64(t, pointer, &word)) {
 		v->truncated = true;
 		return;

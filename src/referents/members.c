@@ -139,7 +139,9 @@ static void walk_unmodelled(struct ph_referent_visitor *v, uint64_t obj, const s
 	/* since 3.9 a heap type's traverse must visit the type */
 	if ((type->flags & PH_TPFLAGS_HEAPTYPE) && v->t->version_minor >= 9)
 		emit(v, type->address, PH_EDGE_TYPE, 0, NULL);
-	ph_walk_conservative(v, obj, 16, type->basicsize);
+	/* the scan starts after the object header (ob_type), which is longer
+	 * on free-threaded builds */
+	ph_walk_conservative(v, obj, v->t->layout->ob_type + 8, type->basicsize);
 }
 
 void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph_type_entry *type,
@@ -209,9 +211,17 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 			ph_emit_only_members(v, obj, &r->heaptype, heap_only);
 		return;
 	}
-	case PH_REF_CODE:
-		ph_emit_object_members(v, obj, &r->code, NULL);
+	case PH_REF_CODE: {
+		/* A GC code object (free-threaded builds) has code_traverse,
+		 * which visits co_consts only; elsewhere code has no traverse
+		 * and every member is shown, for chains. */
+		static const char *const only[] = {"co_consts", NULL};
+		if (type && (type->flags & PH_TPFLAGS_HAVE_GC))
+			ph_emit_only_members(v, obj, &r->code, only);
+		else
+			ph_emit_object_members(v, obj, &r->code, NULL);
 		return;
+	}
 	case PH_REF_FRAME:
 		ph_walk_frame_object(v, obj);
 		return;

@@ -499,6 +499,8 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	for (unsigned i = 0; i < layout->gc_list_count; i++)
 		snap->gc_list_objects[i] = result.report.per_list[i];
 	snap->rss_bytes = result.rss_bytes;
+	snap->free_threaded = layout->mimalloc != NULL;
+	snap->mimalloc = result.report.mimalloc;
 	err = ph_heap_walk_aggregate(&types, snap);
 	if (!err && snap->has_graph)
 		err = ph_heap_bytes_compute(&snap->graph, &snap->heap);
