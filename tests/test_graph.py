@@ -41,12 +41,20 @@ def load_graph(snap):
     flags = [nodes[i * 6 + 3] for i in range(n)]
     counts = [nodes[i * 6 + 5] for i in range(n)]
     edges = g["edges"]
+    attribute = g["edge_kinds"].index("attribute")
     out = {}
     at = 0
     for i in range(n):
         targets = set()
         for e in range(at, at + counts[i]):
             to = edges[e * 3]
+            # a code object's members other than co_consts are references
+            # its traverse (free-threaded builds; none elsewhere) leaves
+            # out, since they cannot be in a cycle: pyheap follows them
+            # (docs/snapshot-format.md), gc.get_referents does not
+            if (types[i] == "builtins.code" and edges[e * 3 + 1] == attribute
+                    and strings[edges[e * 3 + 2]] != "co_consts"):
+                continue
             if flags[to] & TRACKED:
                 targets.add(address[to])
         at += counts[i]

@@ -211,17 +211,14 @@ void ph_walk_family(struct ph_referent_visitor *v, uint64_t obj, const struct ph
 			ph_emit_only_members(v, obj, &r->heaptype, heap_only);
 		return;
 	}
-	case PH_REF_CODE: {
-		/* A GC code object (free-threaded builds) has code_traverse,
-		 * which visits co_consts only; elsewhere code has no traverse
-		 * and every member is shown, for chains. */
-		static const char *const only[] = {"co_consts", NULL};
-		if (type && (type->flags & PH_TPFLAGS_HAVE_GC))
-			ph_emit_only_members(v, obj, &r->code, only);
-		else
-			ph_emit_object_members(v, obj, &r->code, NULL);
+	case PH_REF_CODE:
+		/* Every member: they keep their objects alive (names, line
+		 * tables, local names) whether or not a traverse reports them
+		 * (code has none before free-threaded builds, whose
+		 * code_traverse visits co_consts only: the others cannot be in
+		 * a cycle). */
+		ph_emit_object_members(v, obj, &r->code, NULL);
 		return;
-	}
 	case PH_REF_FRAME:
 		ph_walk_frame_object(v, obj);
 		return;
