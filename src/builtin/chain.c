@@ -9,15 +9,18 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "snapshot_args.h"
 #include "pyheap/chain.h"
 #include "pyheap/chain_json.h"
 #include "pyheap/json_writer.h"
 #include "pyheap/safe_text.h"
 #include "pyheap/snapshot.h"
 #include "pyheap/snapshot_reader.h"
+#include "pyheap/snapshot_input.h"
 
 static const char chain_usage[] =
-    "usage: pyheap chain --type NAME [options] SNAPSHOT\n"
+    "usage: pyheap chain --type NAME [options] [SNAPSHOT | -]\n"
+    "       pyheap snap PID | pyheap chain --type NAME [options]\n"
     "       pyheap chain --type NAME [options] --pid PID\n"
     "\n"
     "Shows the shortest chain of references from a root (a module, the sys or\n"
@@ -245,9 +248,17 @@ int cmd_chain(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	if ((!o.type && !o.have_address) || (pid ? optind != argc : optind != argc - 1)) {
+	if ((!o.type && !o.have_address) || (pid && optind != argc)) {
 		fputs(chain_usage, stderr);
 		return PH_EXIT_USAGE;
+	}
+	const char *path = NULL;
+	size_t count = 0;
+	if (!pid) {
+		int code = ph_snapshot_args("chain", argc, argv, optind, 1, 1, &path, &count,
+					    "pyheap snap PID | pyheap chain --type Book");
+		if (code)
+			return code;
 	}
 	if (pid) {
 		struct ph_snapshot_options options = {
@@ -261,7 +272,7 @@ int cmd_chain(int argc, char **argv)
 		return code;
 	}
 	struct ph_loaded_snapshot loaded;
-	struct ph_error *err = ph_snapshot_load(argv[optind], &loaded);
+	struct ph_error *err = ph_snapshot_load(path, &loaded);
 	if (err)
 		return ph_error_report(err);
 	int code;
@@ -269,7 +280,7 @@ int cmd_chain(int argc, char **argv)
 		fprintf(stderr,
 			"pyheap chain: %s has no reference graph (taken with --no-graph?); take a "
 			"snapshot without --no-graph\n",
-			argv[optind]);
+			ph_input_name(path));
 		code = PH_EXIT_BAD_INPUT;
 	} else {
 		code = run_chain(&loaded.graph, &o);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "snapshot_args.h"
+#include "pyheap/snapshot_input.h"
 #include "pyheap/chain.h"
 #include "pyheap/diff.h"
 #include "pyheap/json_writer.h"
@@ -15,6 +17,7 @@
 
 static const char diff_usage[] =
     "usage: pyheap diff [options] A.json B.json\n"
+    "       pyheap snap PID | pyheap diff [options] A.json   (B from standard input; or A.json -)\n"
     "\n"
     "What grew between snapshot A and snapshot B: per type, the count and size\n"
     "before and after. When both come from the same process: how many objects\n"
@@ -72,9 +75,9 @@ static void print_text(const struct ph_diff *d, const struct ph_loaded_snapshot 
 {
 	char side[200];
 	printf("A: ");
-	ph_fputs_safe(path_a, stdout);
+	ph_fputs_safe(ph_input_name(path_a), stdout);
 	printf(" (%s)\nB: ", describe_side(a, side, sizeof(side)));
-	ph_fputs_safe(path_b, stdout);
+	ph_fputs_safe(ph_input_name(path_b), stdout);
 	printf(" (%s)%s\n", describe_side(b, side, sizeof(side)),
 	       d->same_process ? ", the same process" : "");
 	for (int i = 0; i < d->warning_count; i++)
@@ -434,11 +437,13 @@ int cmd_diff(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 2) {
-		fputs(diff_usage, stderr);
-		return PH_EXIT_USAGE;
-	}
-	const char *path_a = argv[optind], *path_b = argv[optind + 1];
+	const char *paths[2];
+	size_t count = 0;
+	int args_code = ph_snapshot_args("diff", argc, argv, optind, 2, 2, paths, &count,
+					 "pyheap snap PID | pyheap diff a.json");
+	if (args_code)
+		return args_code;
+	const char *path_a = paths[0], *path_b = paths[1];
 	char real_a[PATH_MAX], real_b[PATH_MAX];
 	if (realpath(path_a, real_a) && realpath(path_b, real_b) && strcmp(real_a, real_b) == 0) {
 		fprintf(stderr, "pyheap diff: %s and %s are the same file; give two snapshots\n", path_a,

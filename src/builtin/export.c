@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "snapshot_args.h"
+#include "pyheap/snapshot_input.h"
 #include "pyheap/heapsnapshot.h"
 #include "pyheap/output_file.h"
 #include "pyheap/progress.h"
@@ -13,7 +15,8 @@
 #include "pyheap/snapshot_reader.h"
 
 static const char export_usage[] =
-    "usage: pyheap export --format heapsnapshot [options] SNAPSHOT\n"
+    "usage: pyheap export --format heapsnapshot [options] [SNAPSHOT | -]\n"
+    "       pyheap snap PID | pyheap export --format heapsnapshot -o a.heapsnapshot\n"
     "\n"
     "Converts a snapshot's reference graph to another tool's format.\n"
     "heapsnapshot: Chrome DevTools' heap snapshot (.heapsnapshot), which the\n"
@@ -56,10 +59,16 @@ int cmd_export(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || !format) {
+	if (!format) {
 		fputs(export_usage, stderr);
 		return PH_EXIT_USAGE;
 	}
+	const char *input = NULL;
+	size_t count = 0;
+	int args_code = ph_snapshot_args("export", argc, argv, optind, 1, 1, &input, &count,
+					 "pyheap snap PID | pyheap export --format heapsnapshot -o a.heapsnapshot");
+	if (args_code)
+		return args_code;
 	if (strcmp(format, "heapsnapshot") != 0) {
 		char safe[128];
 		ph_safe_text(safe, sizeof(safe), format);
@@ -71,7 +80,6 @@ int cmd_export(int argc, char **argv)
 				"or redirect standard output\n");
 		return PH_EXIT_USAGE;
 	}
-	const char *input = argv[optind];
 
 	struct ph_progress progress;
 	ph_progress_begin(&progress, quiet, "exporting", 0);
@@ -88,7 +96,7 @@ int cmd_export(int argc, char **argv)
 		return ph_error_report(ph_error_new(PH_EXIT_BAD_INPUT,
 						    "%s has no reference graph (taken with snap "
 						    "--no-graph?); export needs one",
-						    input));
+						    ph_input_name(input)));
 	}
 	/* the flags in the file are the file's word: recompute what the roots reach */
 	for (uint32_t i = 0; i < loaded.graph.node_count; i++)

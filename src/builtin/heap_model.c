@@ -1,5 +1,7 @@
 #include "heap_model.h"
 
+#include "pyheap/snapshot_input.h"
+
 #include "../util.h"
 
 #include <stdio.h>
@@ -19,9 +21,10 @@ struct ph_error *ph_heap_model_load(const char *path, struct ph_progress *progre
 {
 	memset(out, 0, sizeof(*out));
 	out->path = path;
+	path = ph_input_name(path);
 	step(progress, "reading", path);
 	uint64_t start_ns = ph_now_ns();
-	struct ph_error *err = ph_snapshot_load(path, &out->snapshot);
+	struct ph_error *err = ph_snapshot_load(out->path, &out->snapshot);
 	out->load_ms = (double)(ph_now_ns() - start_ns) / 1e6;
 	if (err)
 		return err;

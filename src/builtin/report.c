@@ -6,13 +6,16 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "snapshot_args.h"
+#include "pyheap/snapshot_input.h"
 #include "heap_model.h"
 #include "pyheap/output_file.h"
 #include "pyheap/progress.h"
 #include "pyheap/report_html.h"
 
 static const char report_usage[] =
-    "usage: pyheap report [options] -o REPORT.html SNAPSHOT\n"
+    "usage: pyheap report [options] -o REPORT.html [SNAPSHOT | -]\n"
+    "       pyheap snap PID | pyheap report -o REPORT.html\n"
     "       pyheap report [options] -o REPORT.html A.json B.json\n"
     "\n"
     "Writes one self-contained HTML page (no network: open it anywhere, attach it\n"
@@ -120,7 +123,7 @@ static int write_report(const char *const *paths, size_t count, const char *outp
 	static const char *const labels[2] = {"A", "B"};
 	in.snapshot_count = count;
 	for (size_t i = 0; i < count; i++)
-		in.snapshots[i] = (struct ph_report_snapshot){count == 2 ? labels[i] : "", paths[i],
+		in.snapshots[i] = (struct ph_report_snapshot){count == 2 ? labels[i] : "", ph_input_name(paths[i]),
 							      &m.models[i].snapshot, &m.views[i],
 							      m.types[i], m.type_counts[i]};
 
@@ -193,10 +196,15 @@ int cmd_report(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	size_t count = (size_t)(argc - optind);
-	if (!output || count < 1 || count > 2) {
+	if (!output) {
 		fputs(report_usage, stderr);
 		return PH_EXIT_USAGE;
 	}
-	return write_report((const char *const *)&argv[optind], count, output, limit, quiet);
+	const char *paths[2];
+	size_t count = 0;
+	int code = ph_snapshot_args("report", argc, argv, optind, 1, 2, paths, &count,
+				    "pyheap snap PID | pyheap report -o report.html");
+	if (code)
+		return code;
+	return write_report(paths, count, output, limit, quiet);
 }

@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "snapshot_args.h"
 #include "heap_model.h"
 #include "pyheap/suspects_output.h"
 
 static const char suspects_usage[] =
-    "usage: pyheap suspects [options] SNAPSHOT\n"
+    "usage: pyheap suspects [options] [SNAPSHOT | -]\n"
+    "       pyheap snap PID | pyheap suspects [options]\n"
     "       pyheap suspects [options] A.json B.json\n"
     "\n"
     "Leak suspects, as Eclipse MAT finds them, from retained sizes: a holder that\n"
@@ -159,10 +161,13 @@ int cmd_suspects(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	if (optind == argc - 1)
-		return one_snapshot(argv[optind], json);
-	if (optind == argc - 2)
-		return two_snapshots(argv[optind], argv[optind + 1], json, limit);
-	fputs(suspects_usage, stderr);
-	return PH_EXIT_USAGE;
+	const char *paths[2];
+	size_t count = 0;
+	int code = ph_snapshot_args("suspects", argc, argv, optind, 1, 2, paths, &count,
+				    "pyheap snap PID | pyheap suspects");
+	if (code)
+		return code;
+	if (count == 1)
+		return one_snapshot(paths[0], json);
+	return two_snapshots(paths[0], paths[1], json, limit);
 }

@@ -6,12 +6,15 @@
 
 #include "../util.h"
 #include "builtin.h"
+#include "snapshot_args.h"
 #include "heap_model.h"
+#include "pyheap/snapshot_input.h"
 #include "pyheap/retainers_output.h"
 #include "pyheap/safe_text.h"
 
 static const char top_usage[] =
-    "usage: pyheap top [options] SNAPSHOT\n"
+    "usage: pyheap top [options] [SNAPSHOT | -]\n"
+    "       pyheap snap PID | pyheap top [options]\n"
     "\n"
     "What keeps the most memory alive: the holders with the largest retained\n"
     "size (the bytes that would be freed if the holder went away, from the\n"
@@ -129,14 +132,16 @@ int cmd_top(int argc, char **argv)
 			return PH_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fputs(top_usage, stderr);
-		return PH_EXIT_USAGE;
-	}
+	const char *path = NULL;
+	size_t paths = 0;
+	int args_code = ph_snapshot_args("top", argc, argv, optind, 1, 1, &path, &paths,
+					 "pyheap snap PID | pyheap top");
+	if (args_code)
+		return args_code;
 	struct ph_heap_model model;
 	struct ph_progress progress;
 	ph_progress_begin(&progress, false, "top", 0);
-	struct ph_error *err = ph_heap_model_load(argv[optind], &progress, &model);
+	struct ph_error *err = ph_heap_model_load(path, &progress, &model);
 	ph_progress_end(&progress);
 	if (err)
 		return ph_error_report(err);
@@ -154,12 +159,12 @@ int cmd_top(int argc, char **argv)
 	int code = PH_EXIT_OK;
 	if (!err && have_address && count == 0) {
 		fprintf(stderr, "pyheap top: no object at 0x%llx reachable from a root in %s\n",
-			(unsigned long long)address, argv[optind]);
+			(unsigned long long)address, ph_input_name(path));
 		code = PH_EXIT_NO_MATCH;
 	} else if (!err && type && count == 0) {
 		fprintf(stderr, "pyheap top: no object of type '");
 		ph_fputs_safe(type, stderr);
-		fprintf(stderr, "' reachable from a root in %s\n", argv[optind]);
+		fprintf(stderr, "' reachable from a root in %s\n", ph_input_name(path));
 		code = PH_EXIT_NO_MATCH;
 	} else if (!err) {
 		err = json ? print_json(&view, items, count, type)

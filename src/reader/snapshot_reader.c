@@ -1,4 +1,5 @@
 #include "pyheap/snapshot_reader.h"
+#include "pyheap/snapshot_input.h"
 
 #include "../util.h"
 #include "pyheap/big_alloc.h"
@@ -619,25 +620,27 @@ struct ph_error *ph_snapshot_load(const char *path, struct ph_loaded_snapshot *o
 struct ph_error *ph_snapshot_load_flags(const char *path, unsigned flags,
 					struct ph_loaded_snapshot *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ph_error_new(PH_EXIT_BAD_INPUT, "cannot open %s: %s", path, strerror(errno));
+	int fd;
+	struct ph_error *open_err = ph_input_open(path, &fd);
+	if (open_err)
+		return open_err;
+	const char *name = ph_input_name(path);
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return ph_error_new(PH_EXIT_BAD_INPUT, "%s is not a regular file", path);
+		return ph_error_new(PH_EXIT_BAD_INPUT, "%s is not a regular file", name);
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return ph_error_new(PH_EXIT_BAD_INPUT, "%s is empty", path);
+		return ph_error_new(PH_EXIT_BAD_INPUT, "%s is empty: no snapshot", name);
 	}
 	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
 	if (map == MAP_FAILED)
-		return ph_error_new(PH_EXIT_BAD_INPUT, "cannot map %s: %s", path, strerror(errno));
+		return ph_error_new(PH_EXIT_BAD_INPUT, "cannot map %s: %s", name, strerror(errno));
 	struct ph_error *err = ph_snapshot_parse_flags(map, (size_t)st.st_size, flags, out);
 	munmap(map, (size_t)st.st_size);
-	return err ? ph_error_wrap(err, "%s", path) : NULL;
+	return err ? ph_error_wrap(err, "%s", name) : NULL;
 }
 
 void ph_snapshot_unload(struct ph_loaded_snapshot *s)
