@@ -21,19 +21,63 @@ static uint64_t heap_total(const struct ph_dominators *d)
 	return d->reachable_bytes + d->unreachable_bytes;
 }
 
-/* Modules, their dicts and the roots are where everything hangs: never a
- * group of their own. */
-static bool structural_holder(const struct ph_graph *g, const struct ph_dominators *d, uint32_t node)
+/* Whether node is a class: type objects have __mro__ edges (a metaclass's
+ * instances too, whatever its name). */
+static bool is_class(const struct ph_graph *g, uint32_t node)
 {
+	for (uint64_t e = g->edge_start[node]; e < g->edge_start[node + 1]; e++) {
+		const struct ph_edge *edge = &g->edges[e];
+		if (edge->kind == PH_EDGE_ATTRIBUTE && edge->label < g->strings.count &&
+		    strcmp(g->strings.items[edge->label], "__mro__") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The program's own structure is where everything hangs, never a group of
+ * its own: the roots, modules, classes and functions, and the dicts of
+ * modules and classes. A group suspect is many holders of one type that
+ * the program accumulates (sessions, connections, buffers). */
+static bool structural_holder(const struct ph_graph *g, const struct ph_dominators *d,
+			      const bool *namespace_dict, uint32_t node)
+{
+	if (namespace_dict[node])
+		return true;
 	if (g->nodes[node].flags & (PH_NODE_ROOT | PH_NODE_PSEUDO))
 		return true;
 	const char *type = type_of(g, node);
-	if (strcmp(type, "builtins.module") == 0)
+	static const char *const program[] = {"builtins.module", "builtins.function", "builtins.code",
+					      "builtins.builtin_function_or_method", "builtins.cell",
+					      "builtins.type"};
+	for (size_t i = 0; i < sizeof(program) / sizeof(program[0]); i++)
+		if (strcmp(type, program[i]) == 0)
+			return true;
+	if (is_class(g, node))
 		return true;
 	uint32_t parent = d->idom[node];
 	return strcmp(type, "builtins.dict") == 0 && parent < d->node_count &&
 	       ((g->nodes[parent].flags & PH_NODE_ROOT) ||
-		strcmp(type_of(g, parent), "builtins.module") == 0);
+		strcmp(type_of(g, parent), "builtins.module") == 0 || is_class(g, parent));
+}
+
+/* The __dict__ of every module and class: their namespaces, wherever the
+ * dominator tree hangs them (functions elsewhere keep a module's globals). */
+static bool *namespace_dicts(const struct ph_graph *g)
+{
+	bool *marked = calloc((size_t)g->node_count + 1, sizeof(*marked));
+	if (!marked)
+		return NULL;
+	for (uint32_t i = 0; i < g->node_count; i++) {
+		if (strcmp(type_of(g, i), "builtins.module") != 0 && !is_class(g, i))
+			continue;
+		for (uint64_t e = g->edge_start[i]; e < g->edge_start[i + 1]; e++) {
+			const struct ph_edge *edge = &g->edges[e];
+			if (edge->kind == PH_EDGE_ATTRIBUTE && edge->label < g->strings.count &&
+			    strcmp(g->strings.items[edge->label], "__dict__") == 0)
+				marked[edge->to] = true;
+		}
+	}
+	return marked;
 }
 
 struct type_group {
@@ -68,7 +112,9 @@ struct ph_error *ph_suspects_find(const struct ph_graph *g, struct ph_dominators
 	size_t types = g->strings.count ? g->strings.count : 1;
 	struct type_group *groups = calloc(types, sizeof(*groups));
 	struct ph_suspect *suspects = calloc(entry_count + types + 1, sizeof(*suspects));
-	if (!groups || !suspects) {
+	bool *namespace_dict = namespace_dicts(g);
+	if (!groups || !suspects || !namespace_dict) {
+		free(namespace_dict);
 		free(groups);
 		free(suspects);
 		free(entries);
@@ -89,7 +135,7 @@ struct ph_error *ph_suspects_find(const struct ph_graph *g, struct ph_dominators
 			continue;
 		}
 		uint32_t type = g->nodes[r->holder].type;
-		if (type >= types || structural_holder(g, d, r->holder))
+		if (type >= types || structural_holder(g, d, namespace_dict, r->holder))
 			continue;
 		struct type_group *group = &groups[type];
 		/* entries are disjoint: their accumulation points' bytes add up */
@@ -112,6 +158,7 @@ struct ph_error *ph_suspects_find(const struct ph_graph *g, struct ph_dominators
 		s->objects = group->objects;
 	}
 	free(groups);
+	free(namespace_dict);
 	free(entries);
 	qsort(suspects, found, sizeof(*suspects), compare_suspects);
 	*out = suspects;
