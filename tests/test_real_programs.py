@@ -302,6 +302,14 @@ class SphinxBuild(Program):
         return sorted(found)
 
 
+def _as_from_a_terminal():
+    # A shell starts background jobs with SIGINT ignored, and CPython keeps
+    # an ignored SIGINT ignored: a test run from such a job (CI, nohup)
+    # would start servers that Ctrl-C cannot stop. A user's server, started
+    # from a terminal, has the default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Target:
     """A program started under the oracle wrapper."""
 
@@ -320,7 +328,8 @@ class Target:
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen([python, WRAPPER] + program.argv(tmp), cwd=program.cwd(tmp), env=env,
                                          stdin=subprocess.DEVNULL, stderr=err,
-                                         stdout=subprocess.PIPE if watch_stdout else subprocess.DEVNULL)
+                                         stdout=subprocess.PIPE if watch_stdout else subprocess.DEVNULL,
+                                         preexec_fn=_as_from_a_terminal)
         self.pid = self.proc.pid
         if watch_stdout:
             self.reader = threading.Thread(target=self._read_stdout, daemon=True)
