@@ -560,7 +560,7 @@ def run_non_python(results, tmp):
     case = "core of a non-Python process"
     proc = subprocess.Popen(["sleep", "120"])
     try:
-        time.sleep(0.2)
+        # Popen returns once the exec succeeded: the process is sleep already
         core = gcore(proc.pid, os.path.join(tmp, "sleep"))
         if not core:
             results.fail(case, "gcore failed")
