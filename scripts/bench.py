@@ -406,8 +406,9 @@ def write_retained(f, rows, args):
             "exported with `pyheap export --format heapsnapshot`; memlab (`@memlab/heap-analysis` %s, Node %s) "
             "then loads the export with `getFullHeapFromFile()`: parse, shortest paths, Lengauer-Tarjan "
             "dominators and retained sizes (*memlab load* is that call, *memlab wall* the whole node process). "
-            "Wall times and peak RSS from `/usr/bin/time`.\n\n"
-            % (args.memlab_version or "not installed", args.node_version or "-"))
+            "Wall times and peak RSS from `/usr/bin/time`. memlab runs on the exports of %s only: each "
+            "interpreter's heap has the same shape, and the 5M export takes memlab minutes.\n\n"
+            % (args.memlab_version or "not installed", args.node_version or "-", args.memlab_pythons))
     f.write("| Python | nodes | dominators | bytes/node | pyheap top | top peak | export | .heapsnapshot | "
             "memlab load | memlab wall | memlab peak | memlab load / top |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -486,6 +487,9 @@ def main():
     parser.add_argument("--backref-limit", type=int, default=300)
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
     parser.add_argument("--node-modules", help="npm packages of tests/js (memlab); without them memlab is left out")
+    parser.add_argument("--memlab-pythons", default="3.12",
+                        help="interpreters whose exports memlab loads (the 5M export takes it minutes and GBs; "
+                             "the heaps of the interpreters have the same shape)")
     args = parser.parse_args()
     args.raw = [a for a in sys.argv[3:] if not a.startswith("--node-modules")]
     args.memlab_version = args.node_version = None
@@ -523,7 +527,8 @@ def main():
         for label, python in pythons:
             for size in (int(s) for s in args.sizes.split(",")):
                 started = time.time()
-                row = measure(args.pyheap, python, size, args.backref_limit, bandwidth, tmp, args.node_modules)
+                memlab = args.node_modules if label.replace("pyenv-", "") in args.memlab_pythons.split(",") else None
+                row = measure(args.pyheap, python, size, args.backref_limit, bandwidth, tmp, memlab)
                 row["python"] = label.replace("pyenv-", "")
                 rows.append(row)
                 print("%s %d objects: %s (%.0f s)" % (label, size, json.dumps(row), time.time() - started), flush=True)
