@@ -80,14 +80,18 @@ def well_formed(snap):
 
 
 def churning(results, label, fixture, anchors, count):
-    # mimalloc reserves a 1 GiB arena: copying the writable memory would
-    # commit all of it in the target, 100 times; walk while stopped instead
-    walk_stopped = dict(os.environ, PYHEAP_COPY_BUDGET_MB="0")
+    # As users snapshot: pyheap chooses how to read the heap. mimalloc
+    # reserves arenas of which the target touches little, and every exited
+    # thread leaves an 8 MiB stack: a copy must leave what was never touched
+    # uncommitted (the target's RSS, below).
     path = os.path.join(fixture.tmp, "churn.json")
+    policies = {}
+    untouched = 0
+    rss_before = rss_bytes(fixture.pid)
     failures, retried, churns, lists = [], 0, [], [0, 0, 0]
     started = time.time()
     for i in range(count):
-        code, _, err = harness.run_pyheap(["snap", "-q", "-o", path, str(fixture.pid)], timeout=300, env=walk_stopped)
+        code, _, err = harness.run_pyheap(["snap", "-q", "-o", path, str(fixture.pid)], timeout=300)
         if code != 0:
             failures.append("snapshot %d: exit %d: %s" % (i, code, err.strip()))
             continue
@@ -95,6 +99,8 @@ def churning(results, label, fixture, anchors, count):
             snap = json.load(f)
         counts = {t["name"]: t["count"] for t in snap["types"]}
         retried += snap["capture"]["attempts"] > 1
+        policies[snap["capture"]["policy"]] = policies.get(snap["capture"]["policy"], 0) + 1
+        untouched += snap["capture"].get("bytes_untouched", 0)
         churns.append(counts.get("__main__.Churn", 0))
         m = snap["capture"].get("mimalloc", {})
         lists[0] += m.get("thread_free_blocks", 0) > 0
@@ -112,6 +118,26 @@ def churning(results, label, fixture, anchors, count):
         % (label, count, anchors, retried, min(churns or [0]), max(churns or [0]), lists[0], lists[1], lists[2],
            time.time() - started),
         not failures, "\n".join(failures[:6]))
+    rss_after = rss_bytes(fixture.pid)
+    # Without the snapshots the fixture grows by about 2.5 MiB a second
+    # (exited threads' stacks); copies that committed untouched memory made
+    # it grow by gigabytes (8 GiB after a few dozen snapshots)
+    elapsed = time.time() - started
+    allowed = rss_before + int(elapsed * (8 << 20)) + (256 << 20)
+    results.check(
+        "%s: the target's RSS %.0f MiB before the snapshots, %.0f MiB after %.0f s (policies %s; %.0f MiB "
+        "never touched left out of the copies): nothing committed in the target"
+        % (label, rss_before / 2**20, rss_after / 2**20, elapsed,
+           ", ".join("%s %d" % kv for kv in sorted(policies.items())), untouched / 2**20),
+        rss_after <= allowed, "allowed at most %.0f MiB" % (allowed / 2**20))
+
+
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def settled(results, label, fixture, fifos):

@@ -6,7 +6,8 @@ payload is left out of the copy, and the snapshot is exact all the same
 (counts, sizes, the graph against gc.get_referents, the descriptions'
 sizes). A sparse copy that lacks a page the walk needs stops the target
 again and is exact too. A snapshot past pyheap's memory budget ends with
-exit 15 and a message, and leaves the target running.
+exit 15 and a message, and leaves the target running. Memory the target
+reserved and never touched stays uncommitted: a copy leaves it out.
 
 Speed is measured by scripts/bench, never here.
 
@@ -131,6 +132,52 @@ def budget(R, label, python):
         fixture.close()
 
 
+def rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+UNTOUCHED_MB = 256
+
+
+def untouched(R, label, python):
+    """A target with 256 MiB reserved and one page of it written, and four
+    threads (8 MiB stacks, barely used): a whole copy must not commit the
+    untouched pages in the target (reading them through process_vm_readv
+    would), and must serve them as the zeros they are."""
+    fixture = harness.Fixture(python, "idle_threads.py", {"PYHEAP_UNTOUCHED_MB": str(UNTOUCHED_MB)})
+    try:
+        if fixture.oracle is None:
+            R.fail(label + " untouched memory", "fixture never reached its checkpoint:\n" + fixture.error_text())
+            return
+        for policy in ("copy", "auto"):
+            case = "%s untouched memory [%s]" % (label, policy)
+            before = rss_bytes(fixture.pid)
+            code, snap, err = snap_file(fixture, policy + ".json", ["--policy", policy])
+            after = rss_bytes(fixture.pid)
+            if not R.check(case + ": snapshot", code == 0, "exit %d: %s" % (code, err)):
+                continue
+            capture = snap["capture"]
+            R.check(case + ": the target's RSS %.1f MiB before, %.1f MiB after (the %d MiB it never touched "
+                    "stay uncommitted)" % (before / 2**20, after / 2**20, UNTOUCHED_MB),
+                    after - before < 16 << 20, json.dumps(capture))
+            if policy == "copy":
+                R.check(case + ": %d bytes never touched, left out of the copy as zeros (%d copied)"
+                        % (capture["bytes_untouched"], capture["bytes_copied"]),
+                        capture["bytes_untouched"] >= (UNTOUCHED_MB << 20) - 4096 and
+                        capture["bytes_copied"] < UNTOUCHED_MB << 20, json.dumps(capture))
+            test_oracle.check_snapshot(R, case, fixture.oracle, snap, policy)
+        R.check(label + " untouched memory: target left running", target_running(fixture.pid),
+                describe(fixture.pid))
+        R.check(label + " untouched memory: target finished normally", fixture.release() == 0,
+                fixture.error_text())
+    finally:
+        fixture.close()
+
+
 def options(R, python):
     fixture = harness.Fixture(python, "seed_book_leak.py", {"PYHEAP_BOOKS": "10"})
     try:
@@ -159,6 +206,7 @@ def main():
     found = interpreters.select(R, args.only)
     for label, python in found:
         payload(R, label, python)
+        untouched(R, label, python)
     main_python = dict(found).get("pyenv-3.12") or (found[0][1] if found else None)
     if main_python:
         budget(R, "pyenv-3.12" if "pyenv-3.12" in dict(found) else found[0][0], main_python)

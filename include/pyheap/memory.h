@@ -15,6 +15,7 @@ enum {
 	PH_PERM_READ = 1,
 	PH_PERM_WRITE = 2,
 	PH_PERM_EXEC = 4,
+	PH_PERM_SHARED = 8, /* 's' in /proc/PID/maps: not copy-on-write */
 };
 
 struct ph_memory_region {
@@ -89,6 +90,20 @@ bool ph_memory_region_copyable(const struct ph_memory_region *region);
 /* Bytes of the copyable mappings of the map (what a whole copy takes). */
 uint64_t ph_memory_map_writable(const struct ph_memory_map *map);
 
+/* Private anonymous memory: a page the process never touched reads as
+ * zeros, and reading it through process_vm_readv makes the kernel commit
+ * it in the target (seen: 1 GiB of an untouched mapping became 1 GiB of
+ * the target's RSS). Copies leave such pages out. */
+bool ph_memory_region_untouched_reads_zero(const struct ph_memory_region *region);
+/* /proc/PID/pagemap, read-only. */
+struct ph_error *ph_pagemap_open(pid_t pid, int *fd);
+/* Calls run(ctx, start, end) for each run of pages of [start, end) that
+ * are in memory or in swap (so hold what the process wrote), in order.
+ * run returning false is out of memory. */
+struct ph_error *ph_pagemap_touched_runs(int fd, uint64_t start, uint64_t end,
+					 bool (*run)(void *ctx, uint64_t start, uint64_t end),
+					 void *ctx);
+
 /* A copy of chosen ranges of a stopped process's memory, made in bulk (a
  * few process_vm_readv calls of up to 1024 pieces), so the target can run
  * again while the copy is walked.
@@ -115,6 +130,9 @@ struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map,
 /* Pages reads wanted from skipped memory so far (normalized); owned by
  * the reader. */
 const struct ph_page_set *ph_copy_reader_missed(struct ph_memory_reader *copy_reader);
+/* Bytes of the ranges that were private anonymous pages the target had
+ * never touched at the stop: served as zeros, never read. */
+uint64_t ph_copy_reader_untouched(struct ph_memory_reader *copy_reader);
 
 /* A cache of fixed-size blocks in front of a reader, clipped to the memory
  * map so a block never straddles into an unmapped page. The heap walk does

@@ -104,6 +104,7 @@ struct ph_snapshot {
 	enum ph_capture_policy policy; /* how the heap was read (never auto) */
 	char policy_reason[256];       /* why */
 	uint64_t bytes_skipped;        /* sparse: writable bytes left out of the copy */
+	uint64_t bytes_untouched;      /* copied ranges the target never touched: zeros, not read */
 	unsigned sparse_misses;        /* sparse: stops repeated for pages left out */
 	uint64_t memory_budget;        /* pyheap's own memory limit, bytes */
 	uint64_t memory_peak;          /* most of it held at once (large buffers) */

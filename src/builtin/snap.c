@@ -265,12 +265,14 @@ int cmd_snap(int argc, char **argv)
 		fprintf(stderr,
 			"pyheap: timings: setup %.1f ms, choose %.1f ms, prepare copy %.1f ms, stopped "
 			"%.1f ms (%s), walk %.1f ms, write %.1f ms; policy %s (%s), %llu bytes copied, "
-			"%llu skipped, memory peak %.1f MiB of a %.1f MiB budget\n",
+			"%llu skipped, %llu never touched by the target (zeros, not read), memory peak "
+			"%.1f MiB of a %.1f MiB budget\n",
 			snap->setup_ms, snap->choose_ms, snap->prepare_ms, snap->stopped_ms,
 			snap->walked_copy ? "copying" : "walking", snap->walk_ms,
 			(double)(ph_now_ns() - write_ns) / 1e6, ph_capture_policy_name(snap->policy),
 			snap->policy_reason, (unsigned long long)snap->bytes_copied,
-			(unsigned long long)snap->bytes_skipped, (double)snap->memory_peak / (1 << 20),
+			(unsigned long long)snap->bytes_skipped,
+			(unsigned long long)snap->bytes_untouched, (double)snap->memory_peak / (1 << 20),
 			(double)snap->memory_budget / (1 << 20));
 	if (written && temp_path[0] && rename(temp_path, output) != 0)
 		written = false;

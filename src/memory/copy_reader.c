@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "pyheap/big_alloc.h"
 #include "pyheap/memory.h"
@@ -27,6 +28,7 @@ struct copy_reader {
 	unsigned char *arena, *extra; /* owned: where the ranges' bytes live */
 	const struct copied_range *last; /* reads cluster: try it first */
 	struct ph_page_set missed;
+	uint64_t untouched; /* bytes of the ranges the target never touched: zeros, not read */
 };
 
 bool ph_memory_region_copyable(const struct ph_memory_region *r)
@@ -253,6 +255,67 @@ static struct ph_error *copy_ranges(pid_t pid, struct copied_range *ranges, size
 	return NULL;
 }
 
+/* The parts of the ranges to read: all of each, except pages of private
+ * anonymous memory the target never touched, which stay zero in the
+ * buffers (fresh memory) and are never read: reading them would commit
+ * them in the target. */
+struct touched_pieces {
+	struct copied_range *items;
+	size_t count, capacity;
+	const struct copied_range *range; /* the range being split */
+};
+
+static bool add_piece(void *ctx, uint64_t start, uint64_t end)
+{
+	struct touched_pieces *p = ctx;
+	if (p->count == p->capacity) {
+		size_t capacity = p->capacity ? p->capacity * 2 : 256;
+		struct copied_range *grown = realloc(p->items, capacity * sizeof(*grown));
+		if (!grown)
+			return false;
+		p->items = grown;
+		p->capacity = capacity;
+	}
+	p->items[p->count++] =
+	    (struct copied_range){start, end, p->range->data + (start - p->range->start)};
+	return true;
+}
+
+static struct ph_error *touched_pieces(pid_t pid, const struct ph_memory_map *map,
+				       struct copy_reader *cr, struct touched_pieces *pieces)
+{
+	int pagemap = -1;
+	struct ph_error *err = NULL;
+	for (size_t i = 0; i < cr->count && !err; i++) {
+		const struct copied_range *r = &cr->ranges[i];
+		const struct ph_memory_region *region = ph_memory_map_find(map, r->start);
+		pieces->range = r;
+		if (region && ph_memory_region_untouched_reads_zero(region)) {
+			if (pagemap < 0) {
+				err = ph_pagemap_open(pid, &pagemap);
+				if (err)
+					break;
+			}
+			size_t before = pieces->count;
+			err = ph_pagemap_touched_runs(pagemap, r->start, r->end, add_piece, pieces);
+			uint64_t read = 0;
+			for (size_t k = before; k < pieces->count; k++)
+				read += pieces->items[k].end - pieces->items[k].start;
+			cr->untouched += (r->end - r->start) - read;
+		} else if (!add_piece(pieces, r->start, r->end)) {
+			err = &ph_error_out_of_memory;
+		}
+	}
+	if (pagemap >= 0)
+		close(pagemap);
+	return err;
+}
+
+uint64_t ph_copy_reader_untouched(struct ph_memory_reader *copy_reader)
+{
+	return ((struct copy_reader *)copy_reader)->untouched;
+}
+
 struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map,
 				    const struct ph_address_range *ranges, size_t range_count,
 				    struct ph_copy_buffers *buffers, struct ph_memory_reader *live,
@@ -317,7 +380,11 @@ struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map,
 		}
 		cr->ranges[cr->count++] = (struct copied_range){ranges[i].start, ranges[i].end, data};
 	}
-	struct ph_error *err = copy_ranges(pid, cr->ranges, cr->count, copied);
+	struct touched_pieces pieces = {NULL, 0, 0, NULL};
+	struct ph_error *err = touched_pieces(pid, map, cr, &pieces);
+	if (!err)
+		err = copy_ranges(pid, pieces.items, pieces.count, copied);
+	free(pieces.items);
 	if (err) {
 		copy_destroy(&cr->base);
 		return err;

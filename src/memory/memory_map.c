@@ -27,7 +27,7 @@ static struct ph_error *parse_line(const char *line, size_t len, struct ph_memor
 	region->end = end;
 	region->file_offset = offset;
 	region->perms = (perms[0] == 'r' ? PH_PERM_READ : 0) | (perms[1] == 'w' ? PH_PERM_WRITE : 0) |
-			(perms[2] == 'x' ? PH_PERM_EXEC : 0);
+			(perms[2] == 'x' ? PH_PERM_EXEC : 0) | (perms[3] == 's' ? PH_PERM_SHARED : 0);
 	region->path = strdup(buf + path_at);
 	if (!region->path)
 		return &ph_error_out_of_memory;

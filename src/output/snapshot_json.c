@@ -383,6 +383,8 @@ bool ph_snapshot_write_json(const struct ph_snapshot *s, FILE *out)
 	ph_json_string(&w, s->policy_reason);
 	ph_json_key(&w, "bytes_skipped");
 	ph_json_uint(&w, s->bytes_skipped);
+	ph_json_key(&w, "bytes_untouched");
+	ph_json_uint(&w, s->bytes_untouched);
 	ph_json_key(&w, "sparse_misses");
 	ph_json_uint(&w, s->sparse_misses);
 	ph_json_key(&w, "memory_budget");

@@ -34,7 +34,7 @@ struct attempt_result {
 	unsigned threads;
 	uint64_t rss_bytes;
 	enum ph_capture_policy policy; /* how this stop read the heap */
-	uint64_t bytes_copied, skipped;
+	uint64_t bytes_copied, skipped, untouched;
 	bool missed; /* a sparse copy lacked a page the walk asked for: stop again */
 };
 
@@ -266,6 +266,7 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 			result->skipped = 0;
 		}
 		if (copy) {
+			result->untouched = ph_copy_reader_untouched(copy);
 			hold_for_tests();
 			result->pause_ms = ms_between(stop_ns, ph_now_ns());
 			resume_err = ph_attach_resume(stopped);
@@ -493,6 +494,7 @@ struct ph_error *ph_snapshot_capture(pid_t pid, const struct ph_snapshot_options
 	snprintf(snap->policy_reason, sizeof(snap->policy_reason), "%s", plan.reason);
 	snap->bytes_copied = result.bytes_copied;
 	snap->bytes_skipped = result.skipped;
+	snap->bytes_untouched = result.untouched;
 	snap->threads = result.threads;
 	snap->interpreters = result.report.interpreters;
 	snap->objects = result.report.objects;

@@ -253,16 +253,14 @@ void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_s
 
 void ph_capture_plan_fall_back(struct ph_capture_plan *plan, const char *why)
 {
+	/* Never to a whole copy: sparse was chosen because the heap is mostly
+	 * payload, and copying it whole would make the pause grow with the
+	 * payload. A walk while stopped reads only what the walk needs. */
 	char reason[sizeof(plan->reason)];
 	snprintf(reason, sizeof(reason), "%s", plan->forced ? "forced sparse" : plan->reason);
-	if (ph_budget_fits(plan->writable_bytes)) {
-		plan->policy = PH_POLICY_COPY;
-		snprintf(plan->reason, sizeof(plan->reason), "%.120s; %.80s: copied whole", reason, why);
-	} else {
-		plan->policy = PH_POLICY_STOPPED;
-		snprintf(plan->reason, sizeof(plan->reason), "%.120s; %.80s: walked while stopped",
-			 reason, why);
-	}
+	plan->policy = PH_POLICY_STOPPED;
+	snprintf(plan->reason, sizeof(plan->reason), "%.120s; %.80s: walked while stopped", reason,
+		 why);
 }
 
 void ph_capture_plan_free(struct ph_capture_plan *plan)

@@ -49,14 +49,13 @@ struct ph_error *ph_capture_plan_ranges(const struct ph_capture_plan *plan,
 /* A walk of a sparse copy asked for pages that were left out: they (and
  * their 64 KiB neighbourhood) are copied at the next stop, with what a
  * new walk of the running target finds. After a few such stops, falls
- * back to a policy that cannot miss: a whole copy when it fits the
- * budget, else a walk while stopped. */
+ * back to a walk while stopped, which cannot miss. */
 void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_set *missed,
 			    const struct ph_memory_map *map);
 /* Falls back to walking while stopped (a copy did not fit). */
 void ph_capture_plan_walk_stopped(struct ph_capture_plan *plan, const char *why);
-/* From sparse to a policy that cannot miss: a whole copy when it fits
- * the budget, else a walk while stopped. */
+/* From sparse to a walk while stopped, which cannot miss (a whole copy
+ * of a heap of payload would pause the target for the payload's bytes). */
 void ph_capture_plan_fall_back(struct ph_capture_plan *plan, const char *why);
 void ph_capture_plan_free(struct ph_capture_plan *plan);
 

@@ -167,10 +167,112 @@ static void test_page_set(void)
 	ph_page_set_free(&set);
 }
 
+struct runs {
+	uint64_t start[8], end[8];
+	unsigned count;
+};
+
+static bool record_run(void *ctx, uint64_t start, uint64_t end)
+{
+	struct runs *runs = ctx;
+	if (runs->count < 8) {
+		runs->start[runs->count] = start;
+		runs->end[runs->count] = end;
+	}
+	runs->count++;
+	return true;
+}
+
+static long resident_pages(const unsigned char *area, size_t pages)
+{
+	unsigned char vec[64];
+	if (pages > sizeof(vec) || mincore((void *)area, pages * 4096, vec) != 0)
+		return -1;
+	long resident = 0;
+	for (size_t i = 0; i < pages; i++)
+		resident += vec[i] & 1;
+	return resident;
+}
+
+/* Pages of private anonymous memory the process never touched: pagemap
+ * says which, and a copy serves them as zeros without reading them (a
+ * read would commit them). Checked on the test's own memory. */
+static void test_untouched_pages(void)
+{
+	enum { PAGES = 32, PAGE = 4096 };
+	unsigned char *area = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(area != MAP_FAILED, "test mapping");
+	if (area == MAP_FAILED)
+		return;
+	madvise(area, PAGES * PAGE, MADV_NOHUGEPAGE); /* one page touched is one page */
+	uint64_t base = (uint64_t)(uintptr_t)area;
+	area[3 * PAGE] = 3;
+	area[4 * PAGE + 100] = 4;
+	area[10 * PAGE + 4095] = 10;
+	int fd = -1;
+	struct ph_error *err = ph_pagemap_open(getpid(), &fd);
+	CHECK(err == NULL, "pagemap: %s", err ? err->message : "");
+	struct runs runs = {{0}, {0}, 0};
+	if (!err)
+		err = ph_pagemap_touched_runs(fd, base, base + PAGES * PAGE, record_run, &runs);
+	CHECK(err == NULL && runs.count == 2 && runs.start[0] == base + 3 * PAGE &&
+		  runs.end[0] == base + 5 * PAGE && runs.start[1] == base + 10 * PAGE &&
+		  runs.end[1] == base + 11 * PAGE,
+	      "touched runs: pages 3-4 and 10 (got %u runs)", runs.count);
+	ph_error_free(err);
+	if (fd >= 0)
+		close(fd);
+
+	struct ph_memory_map map;
+	err = ph_memory_map_load(getpid(), &map);
+	CHECK(err == NULL, "own map: %s", err ? err->message : "");
+	if (err) {
+		munmap(area, PAGES * PAGE);
+		return;
+	}
+	const struct ph_memory_region *region = ph_memory_map_find(&map, base);
+	CHECK(region && ph_memory_region_untouched_reads_zero(region),
+	      "an anonymous private mapping reads zero where untouched");
+	struct ph_memory_reader *live = NULL, *copy = NULL;
+	err = ph_process_reader_new(getpid(), &live);
+	CHECK(err == NULL, "live reader");
+	struct ph_address_range whole = {base, base + PAGES * PAGE};
+	uint64_t copied = 0;
+	if (!err)
+		err = ph_copy_reader_new(getpid(), &map, &whole, 1, NULL, live, &copy, &copied);
+	CHECK(err == NULL && copied == 3 * PAGE, "copied only the 3 touched pages: %llu bytes",
+	      (unsigned long long)copied);
+	if (!err) {
+		CHECK(ph_copy_reader_untouched(copy) == (PAGES - 3) * (uint64_t)PAGE,
+		      "untouched bytes counted: %llu", (unsigned long long)ph_copy_reader_untouched(copy));
+		unsigned char buf[PAGE];
+		size_t done = 0;
+		err = ph_memory_read(copy, base + 4 * PAGE, buf, PAGE, &done);
+		CHECK(err == NULL && buf[100] == 4 && buf[0] == 0, "a touched page is copied");
+		ph_error_free(err);
+		memset(buf, 0xff, sizeof(buf));
+		err = ph_memory_read(copy, base + 20 * PAGE, buf, PAGE, &done);
+		bool zeros = err == NULL;
+		for (size_t i = 0; i < PAGE && zeros; i++)
+			zeros = buf[i] == 0;
+		CHECK(zeros, "an untouched page reads as zeros");
+		ph_error_free(err);
+		CHECK(resident_pages(area, PAGES) == 3, "the untouched pages stay uncommitted (%ld resident)",
+		      resident_pages(area, PAGES));
+		copy->destroy(copy);
+	}
+	if (live)
+		live->destroy(live);
+	ph_memory_map_free(&map);
+	munmap(area, PAGES * PAGE);
+}
+
 int main(void)
 {
 	test_page_set();
 	test_copy_reader();
+	test_untouched_pages();
 	struct ph_memory_map map;
 	struct ph_error *err = ph_memory_map_parse(maps_text, &map);
 	CHECK(err == NULL, "parse: %s", err ? err->message : "");
