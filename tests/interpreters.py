@@ -80,19 +80,24 @@ def excluded():
 
 
 def select(results, only=None):
-    """The interpreters found (only the one labelled `only`, if given);
-    each missing one (or `only`, if it is missing) is recorded in results
-    as a skip, never as a pass; so is each one in PYHEAP_TEST_EXCLUDE."""
+    """The interpreters found (only those labelled in `only`, a label or a
+    comma-separated list, if given); each missing one that was asked for
+    (or any, without `only`) is recorded in results as a skip, never as a
+    pass; so is each one in PYHEAP_TEST_EXCLUDE."""
+    wanted = set(only.split(",")) if only else None
     found, missing = find()
     leave_out = excluded()
     for label, path in found:
-        if label in leave_out and (not only or only == label):
+        if label in leave_out and (not wanted or label in wanted):
             missing.append((label, "excluded by PYHEAP_TEST_EXCLUDE"))
     found = [(label, path) for label, path in found if label not in leave_out]
+    known = {label for label, _ in found} | {label for label, _ in missing}
+    for label in sorted((wanted or set()) - known):
+        missing.append((label, "not found on this machine"))
     for label, reason in missing:
-        if not only or only == label:
+        if not wanted or label in wanted:
             results.skip(label, reason)
-    return [(label, path) for label, path in found if not only or only == label]
+    return [(label, path) for label, path in found if not wanted or label in wanted]
 
 
 if __name__ == "__main__":
