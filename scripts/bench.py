@@ -491,7 +491,16 @@ def main():
                         help="interpreters whose exports memlab loads (the 5M export takes it minutes and GBs; "
                              "the heaps of the interpreters have the same shape)")
     args = parser.parse_args()
-    args.raw = [a for a in sys.argv[3:] if not a.startswith("--node-modules")]
+    # what the user gave scripts/bench: without --pyheap and --node-modules
+    # (and their values), which the wrapper adds
+    args.raw, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif a in ("--pyheap", "--node-modules"):
+            skip = True
+        elif not a.startswith(("--pyheap=", "--node-modules=")):
+            args.raw.append(a)
     args.memlab_version = args.node_version = None
     if args.node_modules:
         try:
