@@ -286,3 +286,15 @@ def snapshot(pid, timeout=600, extra=(), env=None):
             err += "\nsnapshot is not JSON: %s" % e
             code = -1
     return code, data, err
+
+
+def rss_bytes(pid):
+    """A process's resident memory (VmRSS), bytes; 0 when it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

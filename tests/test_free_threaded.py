@@ -87,7 +87,7 @@ def churning(results, label, fixture, anchors, count):
     path = os.path.join(fixture.tmp, "churn.json")
     policies = {}
     untouched = 0
-    rss_before = rss_bytes(fixture.pid)
+    rss_before = harness.rss_bytes(fixture.pid)
     failures, retried, churns, lists = [], 0, [], [0, 0, 0]
     started = time.time()
     for i in range(count):
@@ -118,7 +118,7 @@ def churning(results, label, fixture, anchors, count):
         % (label, count, anchors, retried, min(churns or [0]), max(churns or [0]), lists[0], lists[1], lists[2],
            time.time() - started),
         not failures, "\n".join(failures[:6]))
-    rss_after = rss_bytes(fixture.pid)
+    rss_after = harness.rss_bytes(fixture.pid)
     # Without the snapshots the fixture grows by about 2.5 MiB a second
     # (exited threads' stacks); copies that committed untouched memory made
     # it grow by gigabytes (8 GiB after a few dozen snapshots)
@@ -130,14 +130,6 @@ def churning(results, label, fixture, anchors, count):
         % (label, rss_before / 2**20, rss_after / 2**20, elapsed,
            ", ".join("%s %d" % kv for kv in sorted(policies.items())), untouched / 2**20),
         rss_after <= allowed, "allowed at most %.0f MiB" % (allowed / 2**20))
-
-
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def settled(results, label, fixture, fifos):

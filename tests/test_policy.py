@@ -132,14 +132,6 @@ def budget(R, label, python):
         fixture.close()
 
 
-def rss_bytes(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return None
-
-
 UNTOUCHED_MB = 256
 
 
@@ -155,9 +147,9 @@ def untouched(R, label, python):
             return
         for policy in ("copy", "auto"):
             case = "%s untouched memory [%s]" % (label, policy)
-            before = rss_bytes(fixture.pid)
+            before = harness.rss_bytes(fixture.pid)
             code, snap, err = snap_file(fixture, policy + ".json", ["--policy", policy])
-            after = rss_bytes(fixture.pid)
+            after = harness.rss_bytes(fixture.pid)
             if not R.check(case + ": snapshot", code == 0, "exit %d: %s" % (code, err)):
                 continue
             capture = snap["capture"]
