@@ -262,6 +262,7 @@ static struct ph_error *copy_ranges(pid_t pid, struct copied_range *ranges, size
 struct touched_pieces {
 	struct copied_range *items;
 	size_t count, capacity;
+	uint64_t bytes;
 	const struct copied_range *range; /* the range being split */
 };
 
@@ -278,6 +279,7 @@ static bool add_piece(void *ctx, uint64_t start, uint64_t end)
 	}
 	p->items[p->count++] =
 	    (struct copied_range){start, end, p->range->data + (start - p->range->start)};
+	p->bytes += end - start;
 	return true;
 }
 
@@ -286,8 +288,10 @@ static struct ph_error *touched_pieces(pid_t pid, const struct ph_memory_map *ma
 {
 	int pagemap = -1;
 	struct ph_error *err = NULL;
+	uint64_t planned = 0;
 	for (size_t i = 0; i < cr->count && !err; i++) {
 		const struct copied_range *r = &cr->ranges[i];
+		planned += r->end - r->start;
 		const struct ph_memory_region *region = ph_memory_map_find(map, r->start);
 		pieces->range = r;
 		if (region && ph_memory_region_untouched_reads_zero(region)) {
@@ -296,18 +300,15 @@ static struct ph_error *touched_pieces(pid_t pid, const struct ph_memory_map *ma
 				if (err)
 					break;
 			}
-			size_t before = pieces->count;
 			err = ph_pagemap_touched_runs(pagemap, r->start, r->end, add_piece, pieces);
-			uint64_t read = 0;
-			for (size_t k = before; k < pieces->count; k++)
-				read += pieces->items[k].end - pieces->items[k].start;
-			cr->untouched += (r->end - r->start) - read;
 		} else if (!add_piece(pieces, r->start, r->end)) {
 			err = &ph_error_out_of_memory;
 		}
 	}
 	if (pagemap >= 0)
 		close(pagemap);
+	if (!err)
+		cr->untouched = planned - pieces->bytes;
 	return err;
 }
 
@@ -380,7 +381,7 @@ struct ph_error *ph_copy_reader_new(pid_t pid, const struct ph_memory_map *map,
 		}
 		cr->ranges[cr->count++] = (struct copied_range){ranges[i].start, ranges[i].end, data};
 	}
-	struct touched_pieces pieces = {NULL, 0, 0, NULL};
+	struct touched_pieces pieces = {NULL, 0, 0, 0, NULL};
 	struct ph_error *err = touched_pieces(pid, map, cr, &pieces);
 	if (!err)
 		err = copy_ranges(pid, pieces.items, pieces.count, copied);

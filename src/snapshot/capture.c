@@ -290,7 +290,7 @@ static struct ph_error *attempt(pid_t pid, const struct ph_snapshot_options *opt
 			const struct ph_page_set *missed = ph_copy_reader_missed(copy);
 			if (missed->count) {
 				result->missed = true;
-				ph_capture_plan_missed(plan, missed, &map);
+				ph_capture_plan_missed(plan, missed);
 			}
 		}
 	}

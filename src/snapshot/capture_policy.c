@@ -89,7 +89,6 @@ struct ph_error *ph_capture_plan_choose(pid_t pid, struct ph_target *t,
 	if (err)
 		return err;
 	uint64_t writable = ph_memory_map_writable(&map);
-	plan->writable_bytes = writable;
 	char size[32], limit[32];
 	mib(size, sizeof(size), writable);
 	mib(limit, sizeof(limit), ph_budget_limit());
@@ -232,10 +231,8 @@ void ph_capture_plan_walk_stopped(struct ph_capture_plan *plan, const char *why)
 	snprintf(plan->reason, sizeof(plan->reason), "%s", why);
 }
 
-void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_set *missed,
-			    const struct ph_memory_map *map)
+void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_set *missed)
 {
-	plan->writable_bytes = ph_memory_map_writable(map);
 	plan->misses++;
 	bool ok = true;
 	for (size_t i = 0; i < missed->count && ok; i++) {
@@ -257,10 +254,9 @@ void ph_capture_plan_fall_back(struct ph_capture_plan *plan, const char *why)
 	 * payload, and copying it whole would make the pause grow with the
 	 * payload. A walk while stopped reads only what the walk needs. */
 	char reason[sizeof(plan->reason)];
-	snprintf(reason, sizeof(reason), "%s", plan->forced ? "forced sparse" : plan->reason);
-	plan->policy = PH_POLICY_STOPPED;
-	snprintf(plan->reason, sizeof(plan->reason), "%.120s; %.80s: walked while stopped", reason,
-		 why);
+	snprintf(reason, sizeof(reason), "%.120s; %.80s: walked while stopped",
+		 plan->forced ? "forced sparse" : plan->reason, why);
+	ph_capture_plan_walk_stopped(plan, reason);
 }
 
 void ph_capture_plan_free(struct ph_capture_plan *plan)

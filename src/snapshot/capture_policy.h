@@ -28,7 +28,6 @@ struct ph_capture_plan {
 	struct ph_page_set needed;     /* sparse: pages walks asked for */
 	bool needed_known;             /* sparse: the walk of the running target ran */
 	unsigned misses;               /* sparse stops whose walk asked for a page left out */
-	uint64_t writable_bytes;       /* when chosen */
 	uint64_t objects_seen;         /* GC objects counted while choosing (bounded) */
 };
 
@@ -50,8 +49,7 @@ struct ph_error *ph_capture_plan_ranges(const struct ph_capture_plan *plan,
  * their 64 KiB neighbourhood) are copied at the next stop, with what a
  * new walk of the running target finds. After a few such stops, falls
  * back to a walk while stopped, which cannot miss. */
-void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_set *missed,
-			    const struct ph_memory_map *map);
+void ph_capture_plan_missed(struct ph_capture_plan *plan, const struct ph_page_set *missed);
 /* Falls back to walking while stopped (a copy did not fit). */
 void ph_capture_plan_walk_stopped(struct ph_capture_plan *plan, const char *why);
 /* From sparse to a walk while stopped, which cannot miss (a whole copy
